@@ -1,0 +1,63 @@
+"""Causal representation learning toolkit: learners and the shared vocabulary.
+
+``import crl`` is light: learners are imported on first access
+(``crl.LinearCD``), so torch is loaded only by the deep learners.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from crl.base import EQUIVALENCES, BaseLearner, Claim
+from crl.exceptions import (
+    ConfigError,
+    CRLError,
+    CyclicGraphError,
+    DegenerateDataWarning,
+    GraphTypeError,
+    IdentifiabilityWarning,
+    NotFittedError,
+    NotIdentifiableError,
+    UnknownNameError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+
+#: Learner name -> module that defines it; filled in as learners land.
+_LEARNERS: dict[str, str] = {}
+
+__all__ = [
+    "EQUIVALENCES",
+    "BaseLearner",
+    "Claim",
+    "CRLError",
+    "ConfigError",
+    "CyclicGraphError",
+    "DegenerateDataWarning",
+    "GraphTypeError",
+    "IdentifiabilityWarning",
+    "NotFittedError",
+    "NotIdentifiableError",
+    "UnknownNameError",
+    "ValidationError",
+    "available_learners",
+    *sorted(_LEARNERS),
+]
+
+
+def available_learners() -> list[str]:
+    """Names of the learners this installation provides (without importing them)."""
+    return sorted(_LEARNERS)
+
+
+def __getattr__(name: str):
+    if name in _LEARNERS:
+        value = getattr(importlib.import_module(_LEARNERS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'crl' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LEARNERS))
