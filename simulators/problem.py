@@ -104,6 +104,10 @@ class Problem:
         the graph is over observed variables).
     diagnostics : mapping
         Dataset diagnostics such as ``var_sortability`` and ``r2_sortability``.
+    statistics : mapping
+        Summary statistics a learner may see instead of rows (e.g.
+        ``{"precisions": (n_contexts, p, p), "n_per_context": ...}`` when a
+        generator draws sample statistics directly); empty otherwise.
     """
 
     X: np.ndarray | None
@@ -117,12 +121,14 @@ class Problem:
     name: str = ""
     feature_names: tuple[str, ...] = ()
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    statistics: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.views is not None:
             object.__setattr__(self, "views", tuple(self.views))
         object.__setattr__(self, "setting", _freeze(self.setting))
         object.__setattr__(self, "diagnostics", _freeze(self.diagnostics))
+        object.__setattr__(self, "statistics", _freeze(self.statistics))
         object.__setattr__(self, "feature_names", tuple(self.feature_names))
         object.__setattr__(self, "env", np.asarray(self.env, dtype=np.int64))
         n = self.n_samples
@@ -146,8 +152,10 @@ class Problem:
 
     @property
     def n_envs(self) -> int:
-        """Number of environments (largest index + 1)."""
-        return int(self.env.max()) + 1 if self.n_samples else 0
+        """Number of environments (largest index + 1; from the targets when there are no rows)."""
+        if self.n_samples:
+            return int(self.env.max()) + 1
+        return 0 if self.truth.targets is None else int(len(self.truth.targets))
 
     def subset(self, rows) -> Problem:
         """Return the problem restricted to ``rows`` (index array or boolean mask)."""
@@ -210,6 +218,8 @@ class Problem:
         out = {name: getattr(self, name) for name in ("X", "env", "views", "actions", "labels", "y")}
         if self.views is not None:
             out["views"] = list(self.views)
+        if self.n_samples == 0:
+            out.pop("env")
         return {k: v for k, v in out.items() if v is not None}
 
     def summary(self) -> dict[str, Any]:
@@ -230,6 +240,8 @@ class Problem:
             value = getattr(self, name)
             if value is not None:
                 info[f"{name}_shape"] = tuple(np.shape(value))
+        for key, value in self.statistics.items():
+            info[f"statistics.{key}"] = tuple(np.shape(value)) if np.ndim(value) else value
         info.update({f"setting.{k}": v for k, v in self.setting.items()})
         info.update({f"diagnostics.{k}": v for k, v in self.diagnostics.items()})
         return info
