@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 
-from crl.base import EQUIVALENCES, BaseLearner, Claim
 from crl.exceptions import (
     ConfigError,
     CRLError,
@@ -26,6 +25,9 @@ __version__ = "0.1.0"
 
 #: Learner name -> module that defines it; filled in as learners land.
 _LEARNERS: dict[str, str] = {}
+
+# Loaded on first access: crl.base pulls in scikit-learn, which `import crl` should not pay for.
+_LAZY = {"EQUIVALENCES": "crl.base", "BaseLearner": "crl.base", "Claim": "crl.base"}
 
 __all__ = [
     "EQUIVALENCES",
@@ -52,12 +54,13 @@ def available_learners() -> list[str]:
 
 
 def __getattr__(name: str):
-    if name in _LEARNERS:
-        value = getattr(importlib.import_module(_LEARNERS[name]), name)
+    module = _LEARNERS.get(name) or _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'crl' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LEARNERS))
+    return sorted(set(globals()) | set(_LEARNERS) | set(_LAZY))

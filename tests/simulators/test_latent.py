@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from crl.exceptions import CRLError
-from simulators.latent import latent_problem, linear_cd_problem, polynomial_problem, precision_matrices
+from simulators.latent import (
+    latent_problem,
+    linear_cd_problem,
+    polynomial_problem,
+    precision_matrices,
+)
 from simulators.scm import linear_scm
 
 
