@@ -45,10 +45,32 @@ def _print_table(rows: dict) -> None:
         print(f"  {key:<{width}}  {_format_value(value)}")
 
 
-def cmd_scenarios(args) -> int:
-    from simulators import list_scenarios, scenario_spec
+def _sizes(problem) -> str:
+    s = problem.summary()
+    parts = [f"n={s['n_samples']}"]
+    for key, label in (("n_features", "p"), ("view_dims", "views"), ("n_latents", "d"), ("hidden_nodes", "hidden")):
+        if key in s:
+            parts.append(f"{label}={s[key]}")
+    if problem.n_envs > 1:
+        parts.append(f"envs={problem.n_envs}")
+    return " ".join(parts)
 
+
+def cmd_scenarios(args) -> int:
+    from simulators import list_scenarios, scenario, scenario_spec
+
+    if args.time:
+        print("| scenario | sizes at the defaults | seconds (median of 3, seeds 0-2) |")
+        print("|---|---|---|")
     for name, description in list_scenarios().items():
+        if args.time:
+            times = []
+            for seed in range(3):
+                start = time.perf_counter()
+                problem = scenario(name, random_state=seed)
+                times.append(time.perf_counter() - start)
+            print(f"| {name} | {_sizes(problem)} | {sorted(times)[1]:.2f} |")
+            continue
         print(f"{name:<28} {description}")
         if args.verbose:
             params = ", ".join(f"{k}={v!r}" for k, v in scenario_spec(name).parameters().items())
@@ -92,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scenarios", help="list the named scenarios")
     p.add_argument("--verbose", "-v", action="store_true", help="also list each scenario's parameters")
+    p.add_argument("--time", action="store_true", help="generate each scenario at its defaults and print a timing table")
     p.set_defaults(func=cmd_scenarios)
 
     p = sub.add_parser("simulate", help="generate a scenario and print its summary")

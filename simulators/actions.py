@@ -202,4 +202,6 @@ def action_problem(
     return Problem(
         X=X, env=np.zeros(n, dtype=np.int64), actions=A, y=y, truth=truth, setting=setting, name="rep4ex",
         feature_names=tuple(f"x{i}" for i in range(p)),
+        # sortability is defined along a causal graph; the latents here have none
+        diagnostics={"var_sortability": None, "r2_sortability": None, "sortability_note": "no latent causal graph"},
     )

@@ -169,4 +169,6 @@ def multiview_problem(
             "partial_observability": any(len(s) < d for s in subsets),
         },
         name="multiview_numerical",
+        # sortability is defined along a causal graph; the latents here have none
+        diagnostics={"var_sortability": None, "r2_sortability": None, "sortability_note": "no latent causal graph"},
     )
