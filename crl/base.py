@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from sklearn.base import BaseEstimator
 
 from crl.exceptions import NotFittedError, ValidationError
+from crl.frozen import FrozenDict
 
 __all__ = ["EQUIVALENCES", "Claim", "BaseLearner", "check_is_fitted"]
 
@@ -59,7 +59,7 @@ class Claim:
                 f"equivalence: expected names from {list(EQUIVALENCES)}, got {self.equivalence!r}"
             )
         object.__setattr__(self, "equivalence", names[0] if len(names) == 1 else names)
-        object.__setattr__(self, "requires", MappingProxyType(dict(self.requires)))
+        object.__setattr__(self, "requires", FrozenDict(dict(self.requires)))
 
     @property
     def classes(self) -> tuple[str, ...]:

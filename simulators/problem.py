@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from crl.exceptions import ValidationError
+from crl.frozen import FrozenDict
 from crl.validation import check_float, check_random_state
 
 __all__ = ["Truth", "Problem"]
 
 
 def _freeze(mapping: Mapping | None) -> Mapping:
-    return MappingProxyType(dict(mapping or {}))
+    return FrozenDict(dict(mapping or {}))
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from crl.exceptions import UnknownNameError
+from crl.frozen import FrozenDict
 from crl.validation import check_random_state
 from simulators.actions import action_problem
 from simulators.latent import latent_problem, linear_cd_problem, polynomial_problem
@@ -55,7 +55,7 @@ def register_scenario(name: str, description: str, *, defaults: Mapping | None =
     """Decorator registering ``builder(**params, random_state=None) -> Problem`` under ``name``."""
 
     def wrap(builder):
-        _REGISTRY[name] = ScenarioSpec(name, description, builder, MappingProxyType(dict(defaults or {})), reference)
+        _REGISTRY[name] = ScenarioSpec(name, description, builder, FrozenDict(dict(defaults or {})), reference)
         return builder
 
     return wrap
