@@ -1,8 +1,9 @@
 """The ``crl`` command.
 
-Subcommands so far: ``crl scenarios``, ``crl simulate``, ``crl learners``.
-Errors in arguments are reported as one line naming the argument and the
-valid choices, with exit status 2.
+Subcommands: ``scenarios``, ``simulate``, ``learners``, ``fit``,
+``evaluate``, ``bench run``, ``bench report``, ``bench suites``. Errors in
+arguments and configs are reported as one line naming the file or argument,
+the key and the valid choices, with exit status 2, before any work starts.
 """
 
 from __future__ import annotations
@@ -95,15 +96,96 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_learners(args) -> int:
-    import crl
+    from benchmarks.learners import learner_class, learner_parameters, list_learners
 
-    names = crl.available_learners()
-    if not names:
-        print("no learners are installed yet")
-    for name in names:
-        learner = getattr(crl, name)
-        claim = learner.claims
-        print(f"{name:<16} claims {claim.equivalence if claim else '-'}")
+    for name in list_learners():
+        cls = learner_class(name)
+        claim = cls.claims if not isinstance(cls.__dict__.get("claims"), property) else None
+        eq = "+".join(claim.classes) if claim is not None else "(per instance)"
+        print(f"{name:<16} claims {eq:<28} parameters: {', '.join(learner_parameters(name))}")
+    return 0
+
+
+def _learner_from_args(args, problem):
+    from benchmarks.learners import make_learner
+
+    return make_learner(args.learner, dict(_parse_param(p) for p in args.param), problem)
+
+
+def cmd_fit(args) -> int:
+    from identifiability.evaluate import fit_on_problem
+    from simulators.io import load_problem
+
+    problem = load_problem(args.data)
+    learner = _learner_from_args(args, problem)
+    start = time.perf_counter()
+    fit_on_problem(learner, problem)
+    print(f"fitted {type(learner).__name__} on {args.data} in {time.perf_counter() - start:.2f} s")
+    fitted = {k: v for k, v in vars(learner).items() if k.endswith("_") and not k.startswith("_")}
+    for key, value in fitted.items():
+        shape = getattr(value, "shape", None)
+        text = f"array{tuple(shape)}" if shape is not None else type(value).__name__
+        if hasattr(value, "number_of_nodes"):
+            text = f"graph with {value.number_of_nodes()} nodes, {value.number_of_edges()} edges"
+        print(f"  {key:<20} {text}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from identifiability import evaluate
+    from simulators.io import load_problem
+
+    problem = load_problem(args.data)
+    learner = _learner_from_args(args, problem)
+    report = evaluate(learner, problem, split=args.split, random_state=args.seed)
+    print(report)
+    return 0
+
+
+def cmd_bench_suites(args) -> int:
+    from benchmarks.suites import list_suites, load_suite
+
+    for name in list_suites():
+        suite = load_suite(name)
+        print(f"{name:<16} {len(suite.tasks):>5} tasks  {suite.description}")
+    return 0
+
+
+def cmd_bench_run(args) -> int:
+    from benchmarks.report import markdown_table, summarise
+    from benchmarks.runner import parse_shard, run_suite
+    from benchmarks.store import ResultsStore
+    from benchmarks.suites import load_suite
+
+    suite = load_suite(args.suite)  # validates the whole config before any work
+    shard = parse_shard(args.shard)
+    if args.jobs < 1:
+        raise CRLError(f"--jobs: expected a positive int, got {args.jobs}")
+    start = time.perf_counter()
+    with ResultsStore(args.store) as store:
+        counts = run_suite(
+            suite, store, engine=args.engine, jobs=args.jobs, scheduler=args.scheduler, shard=shard,
+            timeout=args.timeout, progress=not args.quiet,
+        )
+        elapsed = time.perf_counter() - start
+        print(
+            f"suite {suite.name!r}: {counts['total']} tasks, {counts['skipped']} already done, "
+            f"{counts['ran']} run ({counts['ok']} ok, {counts['failed']} failed) in {elapsed:.1f} s; store {args.store}"
+        )
+        print()
+        print(markdown_table(summarise(store, suite=suite.name)))
+    return 0
+
+
+def cmd_bench_report(args) -> int:
+    from benchmarks.report import write_report
+    from benchmarks.store import ResultsStore
+
+    with ResultsStore(args.store, readonly=True) as store:
+        out = write_report(store, args.out, suite=args.suite, figures=not args.no_figures)
+    print(out["markdown"])
+    print()
+    print("wrote " + ", ".join(str(p) for p in out["files"]))
     return 0
 
 
@@ -127,8 +209,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the problem to this .npz file")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("learners", help="list the available learners")
+    p = sub.add_parser("learners", help="list the available learners, peers and evaluation baselines")
     p.set_defaults(func=cmd_learners)
+
+    for name, func, helptext in (
+        ("fit", cmd_fit, "fit a learner on a problem file written by `crl simulate --out`"),
+        ("evaluate", cmd_evaluate, "fit a learner on a problem file and print its identifiability report"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("learner", help="learner name (see `crl learners`)")
+        p.add_argument("data", help="problem file (.npz)")
+        p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                       help="learner hyperparameter; VALUE is read as TOML")
+        if name == "evaluate":
+            p.add_argument("--split", default="held_out", choices=["held_out", "in_sample"])
+            p.add_argument("--seed", type=int, default=0, help="seed of the split and the null baseline")
+        p.set_defaults(func=func)
+
+    bench = sub.add_parser("bench", help="benchmark suites: run, report, list")
+    bsub = bench.add_subparsers(dest="bench_command", required=True)
+    p = bsub.add_parser("run", help="run a suite (resumes: finished tasks are skipped)")
+    p.add_argument("suite", help="a shipped suite name (see `crl bench suites`) or a path to a .toml file")
+    p.add_argument("--store", default="results/crl.sqlite", help="SQLite results file (default results/crl.sqlite)")
+    p.add_argument("--engine", default="local", choices=["local", "dask"])
+    p.add_argument("--jobs", type=int, default=1, help="concurrent tasks (default 1)")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler (with --engine dask)")
+    p.add_argument("--shard", help="run only slice i of N, written i/N (0-based)")
+    p.add_argument("--timeout", type=float, help="seconds per task (overrides the suite's timeout)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_bench_run)
+    p = bsub.add_parser("report", help="Markdown table and figures from a results store")
+    p.add_argument("store", help="SQLite results file")
+    p.add_argument("--out", default="results/report", help="output folder (default results/report)")
+    p.add_argument("--suite", help="only rows of this suite")
+    p.add_argument("--no-figures", action="store_true", help="write the table only")
+    p.set_defaults(func=cmd_bench_report)
+    p = bsub.add_parser("suites", help="list the shipped suites")
+    p.set_defaults(func=cmd_bench_suites)
     return parser
 
 

@@ -210,7 +210,7 @@ class PermutationScaling(Equivalence):
             out["mcc"] = det["score"]
             C = _corr(pair.z_test, pair.zhat_test, self.spearman)
             r2 = [C[i, j] ** 2 if j >= 0 else 0.0 for i, j in enumerate(alignment.permutation)]
-            out["violation"] = float(1.0 - np.mean(r2))
+            out["violation"] = float(max(0.0, 1.0 - np.mean(r2)))
             if not self.spearman:
                 out["weak_mcc"] = weak_mcc(pair.z_test, pair.zhat_test, train=(pair.z_train, pair.zhat_train))
         if pair.linear:
@@ -292,10 +292,11 @@ class Block(Equivalence):
                 pair.z_test, pair.zhat_test, regressor="kernel_ridge", blocks={key: (latents, cols)}, train=train
             )
             ins.append(res["in_block"][key])
-            excess.append(max(0.0, res["out_block"][key] - res["oracle_out_block"][key]))
+            if res["out_block"][key] is not None:  # None when the block covers every latent
+                excess.append(max(0.0, res["out_block"][key] - res["oracle_out_block"][key]))
         return {
             "in_block_r2": float(np.mean(ins)) if ins else float("nan"),
-            "violation": float(np.mean(excess)) if excess else float("nan"),
+            "violation": float(np.mean(excess)) if excess else 0.0,
             "n_blocks": float(len(ins)),
         }
 

@@ -17,12 +17,12 @@ from identifiability.latent_metrics import null_encoder
 from identifiability.report import Report
 from identifiability.theory import check_claim, from_problem
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "fit_on_problem"]
 
 logger = logging.getLogger(__name__)
 
 
-def _fit(learner, part) -> None:
+def fit_on_problem(learner, part) -> None:
     """Fit ``learner`` on the inputs of ``part`` that its ``fit`` accepts."""
     if part.n_samples == 0:
         if not hasattr(learner, "fit_statistics"):
@@ -187,7 +187,7 @@ def evaluate(
         train, test = problem.split(test_size, random_state=random_state)
     fitted = clone(learner) if fit else learner
     if fit:
-        _fit(fitted, problem if structure else train)
+        fit_on_problem(fitted, problem if structure else train)
     pair = _pair(fitted, problem, train, test)
     null_pair = _null_pair(pair, random_state)
 
@@ -204,6 +204,11 @@ def evaluate(
         matching[name] = alignment.matching
         if alignment.permutation is not None:
             details[f"{name}.permutation"] = alignment.permutation
+    if pair.true_graph is not None and pair.est_graph is not None:
+        details["graphs"] = {
+            "true": nx.node_link_data(pair.true_graph, edges="edges"),
+            "estimated": nx.node_link_data(pair.est_graph, edges="edges"),
+        }
     if getattr(fitted, "peer_info_", None) is not None:
         details["learner_info"] = fitted.peer_info_
     conventions = {
