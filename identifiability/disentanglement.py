@@ -16,7 +16,7 @@ import numpy as np
 
 from crl.exceptions import ValidationError
 from crl.validation import check_choice, check_int
-from identifiability.latent_metrics import _check_pair, _r2, _seed, _split_rows, _standardize
+from identifiability._protocol import _check_pair, _r2, _seed, _split_rows, _standardize
 
 __all__ = ["dci", "mig"]
 

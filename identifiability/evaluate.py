@@ -177,7 +177,7 @@ def evaluate(
     else:
         raise ValidationError("equivalence: the learner makes no claim and the theory grants none; pass equivalence=")
     warnings = list(check_claim(claim, problem.setting, theory=theory)) if claim is not None else []
-    if not theory.identifiable:
+    if not theory.identifiable and claim is None:  # check_claim already says so for a claim
         warnings.append(f"the setting is not identifiable: {theory.reason}")
 
     structure = not hasattr(learner, "transform")

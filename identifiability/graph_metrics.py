@@ -18,24 +18,40 @@ Conventions (evaluation.md §2)
 - Rates follow §2.2: precision is 1 when nothing was predicted, recall is 1
   when the truth is empty; ``flags`` says when either convention was used.
   Every rate lies in [0, 1].
+
+:func:`sid` and :func:`aid` live in :mod:`identifiability.adjustment` and the
+input handling (endpoint matrices, alignment, pair costs, rates) in
+:mod:`identifiability._endpoints`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import itertools
-
-import networkx as nx
 import numpy as np
 
-from crl.exceptions import GraphTypeError, ValidationError
-from crl.graphs import (
-    check_acyclic,
-    dag_to_cpdag,
-    marked_edges,
-    transitive_closure,
-    transitive_reduction,
+from crl.graphs import transitive_closure, transitive_reduction
+from crl.validation import check_choice, check_float, check_int, check_random_state
+
+# Every name of _endpoints stays importable from here: identifiability.latent_graphs and
+# identifiability.ordering import the shared helpers from this module.
+from identifiability._endpoints import (
+    _MARK_ENDS,  # noqa: F401
+    ARROW,
+    CIRCLE,  # noqa: F401
+    NONE,
+    TAIL,  # noqa: F401
+    _cpdag_endpoints,
+    _directed_counts,
+    _endpoints_from_matrix,
+    _require_dag,
+    _shd_endpoints,
+    _skeleton_counts,
+    align_endpoints,
+    directed_matrix,  # noqa: F401
+    graph_endpoints,
+    pair_cost,  # noqa: F401
+    rates,
 )
-from crl.validation import check_choice, check_float, check_int, check_random_state, check_square
+from identifiability.adjustment import aid, sid
 
 __all__ = [
     "shd",
@@ -49,206 +65,6 @@ __all__ = [
     "shd_tr",
     "random_graph_baseline",
 ]
-
-# Endpoint codes. ``E[i, j]`` is the endpoint *at node j* of the edge between i and j.
-NONE, TAIL, ARROW, CIRCLE = 0, 1, 2, 3
-#: mark of a stored edge u -> v  ->  (endpoint at u, endpoint at v)
-_MARK_ENDS = {
-    "-->": (TAIL, ARROW),
-    "---": (TAIL, TAIL),
-    "<->": (ARROW, ARROW),
-    "o->": (CIRCLE, ARROW),
-    "o-o": (CIRCLE, CIRCLE),
-}
-
-
-# ---------------------------------------------------------------------------
-# input handling (shared with identifiability.latent_graphs)
-
-
-def _endpoints_from_matrix(A: np.ndarray) -> np.ndarray:
-    nz = A != 0
-    E = np.zeros(A.shape, dtype=np.int8)
-    both = nz & nz.T
-    one = nz & ~nz.T
-    E[one] = ARROW
-    E[one.T] = TAIL
-    E[both] = TAIL
-    return E
-
-
-def graph_endpoints(G, name: str) -> tuple[list, np.ndarray]:
-    """Node names and endpoint matrix of a graph argument.
-
-    Parameters
-    ----------
-    G : ndarray of shape (d, d), pandas.DataFrame or networkx.DiGraph
-        See the module docstring.
-    name : str
-        Argument name for error messages.
-
-    Returns
-    -------
-    nodes : list
-        Node names (``0..d-1`` for an ndarray, the columns of a DataFrame,
-        ``G.nodes`` order for a graph).
-    E : int8 ndarray of shape (d, d)
-        ``E[i, j]`` is the endpoint at ``j`` of the edge between ``i`` and
-        ``j``: 0 none, 1 tail, 2 arrowhead, 3 circle. ``i -> j`` is
-        ``E[i, j] = 2, E[j, i] = 1``.
-    """
-    if isinstance(G, nx.Graph):
-        if not isinstance(G, nx.DiGraph) or G.is_multigraph():
-            raise GraphTypeError(f"{name}: expected a networkx.DiGraph, got {type(G).__name__}")
-        nodes = list(G.nodes)
-        pos = {v: k for k, v in enumerate(nodes)}
-        E = np.zeros((len(nodes), len(nodes)), dtype=np.int8)
-        for u, v, mark in marked_edges(G):
-            if u == v:
-                raise GraphTypeError(f"{name}: expected no self-loops, got one at {u!r}")
-            i, j = pos[u], pos[v]
-            eu, ev = _MARK_ENDS[mark]
-            if mark == "-->" and E[i, j] != NONE:  # u -> v and v -> u: undirected
-                eu = ev = TAIL
-            E[j, i], E[i, j] = eu, ev
-        return nodes, E
-    if isinstance(G, (str, bytes)) or G is None:
-        raise GraphTypeError(
-            f"{name}: expected a square adjacency matrix or a networkx.DiGraph, got {type(G).__name__}"
-        )
-    nodes = list(G.columns) if hasattr(G, "columns") else None
-    A = check_square(G, name)
-    if nodes is None:
-        nodes = list(range(A.shape[0]))
-    elif len(set(nodes)) != len(nodes):
-        raise ValidationError(f"{name}: expected distinct column names, got {nodes!r}")
-    if np.any(np.diag(A) != 0):
-        loops = [nodes[k] for k in np.flatnonzero(np.diag(A) != 0)]
-        raise GraphTypeError(
-            f"{name}: expected no self-loops (zero diagonal), got loops at {loops!r}"
-        )
-    return nodes, _endpoints_from_matrix(A)
-
-
-def align_endpoints(true, est, names=("true", "est")) -> tuple[list, np.ndarray, np.ndarray]:
-    """Endpoint matrices of two graphs over one node order (matched by name).
-
-    Returns
-    -------
-    nodes : list
-        The true graph's nodes, then nodes found only in the estimate.
-    Et, Ee : int8 ndarrays of shape (n, n)
-        Endpoint matrices (see :func:`graph_endpoints`) over ``nodes``.
-
-    Raises
-    ------
-    ValidationError
-        Two matrices of different shapes, or a node missing from one graph
-        while it has edges in the other.
-    """
-    nt, Et = graph_endpoints(true, names[0])
-    ne, Ee = graph_endpoints(est, names[1])
-    if not isinstance(true, nx.Graph) and not isinstance(est, nx.Graph) and Et.shape != Ee.shape:
-        raise ValidationError(
-            f"{names[1]}: expected an adjacency matrix of shape {Et.shape} like {names[0]}, "
-            f"got shape {Ee.shape}"
-        )
-    if nt == ne:
-        return nt, Et, Ee
-    st, se = set(nt), set(ne)
-    only_e = [v for v in ne if v not in st]
-    bad_t = [v for k, v in enumerate(nt) if v not in se and np.any(Et[k] != 0)]
-    bad_e = [v for k, v in enumerate(ne) if v not in st and np.any(Ee[k] != 0)]
-    if bad_t or bad_e:
-        raise ValidationError(
-            f"{names[0]}, {names[1]}: expected the same node names up to isolated nodes, got "
-            f"non-isolated nodes missing from {names[1]}: {bad_t!r}; missing from {names[0]}: {bad_e!r}"
-        )
-    nodes = nt + only_e
-    n = len(nodes)
-    pos = {v: k for k, v in enumerate(nodes)}
-
-    def place(names_, E):
-        out = np.zeros((n, n), dtype=np.int8)
-        idx = [pos[v] for v in names_]
-        out[np.ix_(idx, idx)] = E
-        return out
-
-    return nodes, place(nt, Et), place(ne, Ee)
-
-
-def directed_matrix(E: np.ndarray) -> np.ndarray:
-    """Boolean ``D[i, j]``: the pair is exactly ``i -> j``."""
-    return (E == ARROW) & (E.T == TAIL)
-
-
-def _require_dag(E: np.ndarray, nodes: list, name: str) -> np.ndarray:
-    """Directed matrix of ``E``; raise unless every edge is ``-->`` and acyclic."""
-    D = directed_matrix(E)
-    other = (E != NONE) & ~D & ~D.T
-    if np.any(other):
-        i, j = (int(x[0]) for x in np.nonzero(other))
-        raise GraphTypeError(
-            f"{name}: expected a DAG (directed edges only), got a non-directed edge between "
-            f"{nodes[i]!r} and {nodes[j]!r}"
-        )
-    check_acyclic(D.astype(float), name)
-    return D
-
-
-def _cpdag_endpoints(E: np.ndarray, nodes: list, name: str) -> np.ndarray:
-    D = _require_dag(E, nodes, name)
-    return _endpoints_from_matrix(dag_to_cpdag(D.astype(float)))
-
-
-def pair_cost(at, bt, ae, be, reversal_cost: float) -> np.ndarray:
-    """SHD cost of each pair from its endpoints (``a`` at the later node, ``b`` at the earlier).
-
-    0 for equal states, 1 for a missing or extra adjacency, ``reversal_cost``
-    for a directed edge reversed, 1 for any other mark difference
-    (directed vs undirected, PAG marks).
-    """
-    pt, pe = at != NONE, ae != NONE
-    same = (at == ae) & (bt == be)
-    directed_t = ((at == ARROW) & (bt == TAIL)) | ((at == TAIL) & (bt == ARROW))
-    reversed_ = directed_t & (ae == bt) & (be == at)
-    cost = np.where(pt != pe, 1.0, np.where(same, 0.0, np.where(reversed_, reversal_cost, 1.0)))
-    return np.where(~pt & ~pe, 0.0, cost)
-
-
-def rates(tp: int, fp: int, fn: int) -> dict:
-    """Precision, recall, F1 with the empty-denominator conventions of evaluation.md §2.2."""
-    tp, fp, fn = int(tp), int(fp), int(fn)
-    empty_prediction, empty_truth = tp + fp == 0, tp + fn == 0
-    precision = 1.0 if empty_prediction else tp / (tp + fp)
-    recall = 1.0 if empty_truth else tp / (tp + fn)
-    f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
-    return {
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "flags": {"empty_prediction": empty_prediction, "empty_truth": empty_truth},
-    }
-
-
-def _shd_endpoints(Et, Ee, reversal_cost) -> float:
-    iu = np.triu_indices(Et.shape[0], k=1)
-    cost = pair_cost(Et[iu], Et.T[iu], Ee[iu], Ee.T[iu], reversal_cost)
-    return float(cost.sum())
-
-
-def _skeleton_counts(Et, Ee) -> tuple[int, int, int]:
-    iu = np.triu_indices(Et.shape[0], k=1)
-    st, se = Et[iu] != NONE, Ee[iu] != NONE
-    return int(np.sum(st & se)), int(np.sum(se & ~st)), int(np.sum(st & ~se))
-
-
-def _directed_counts(Et, Ee) -> tuple[int, int, int]:
-    Dt, De = directed_matrix(Et), directed_matrix(Ee)
-    return int(np.sum(Dt & De)), int(np.sum(De & ~Dt)), int(np.sum(Dt & ~De))
 
 
 # ---------------------------------------------------------------------------
@@ -423,270 +239,6 @@ def shd_tr(true, est, *, reversal_cost: float = 1) -> float:
         ``shd(tr(true), tr(est))`` with :func:`crl.graphs.transitive_reduction`.
     """
     return _closure_shd(true, est, transitive_reduction, reversal_cost)
-
-
-# ---------------------------------------------------------------------------
-# SID
-
-
-def _sid_python(Dt: np.ndarray, De: np.ndarray) -> int:
-    """SID count of DAG ``De`` against DAG ``Dt`` (Peters & Bühlmann, parent adjustment).
-
-    For each ordered pair (i, j), i != j, with Z = Pa_est(i): if j is in Z the
-    estimate claims no effect, correct iff j is not a descendant of i in the
-    truth; otherwise Z must satisfy the adjustment criterion for (i, j) in
-    the truth (no node of Z in the forbidden set, and Z d-separates i and j
-    in the proper back-door graph).
-    """
-    d = Dt.shape[0]
-    G = nx.DiGraph()
-    G.add_nodes_from(range(d))
-    G.add_edges_from(zip(*(x.tolist() for x in np.nonzero(Dt))))
-    desc = [nx.descendants(G, i) for i in range(d)]
-    anc = [nx.ancestors(G, j) for j in range(d)]
-    mistakes = 0
-    for i in range(d):
-        Z = set(np.flatnonzero(De[:, i]).tolist())
-        for j in range(d):
-            if j == i:
-                continue
-            if j in Z:
-                mistakes += j in desc[i]
-                continue
-            if j in desc[i]:
-                causal = desc[i] & (anc[j] | {j})  # nodes on proper causal paths, minus i
-                forbidden = set().union(*(desc[w] | {w} for w in causal))
-                if Z & forbidden:
-                    mistakes += 1
-                    continue
-                H = G.copy()
-                H.remove_edges_from([(i, c) for c in G.successors(i) if c in causal])
-            else:
-                H = G
-            if not nx.is_d_separator(H, {i}, {j}, Z):
-                mistakes += 1
-    return mistakes
-
-
-def _component_orientations(U_edges: list, adj: np.ndarray, limit: int, name: str) -> list:
-    """All acyclic orientations of one undirected chain component without v-structures."""
-    out = []
-    nodes = sorted({v for e in U_edges for v in e})
-    parents = {v: [] for v in nodes}
-
-    def creates_v(a, c):
-        return any(not adj[a, b] for b in parents[c] if b != a)
-
-    def rec(k):
-        if len(out) > limit:
-            return
-        if k == len(U_edges):
-            H = nx.DiGraph()
-            H.add_nodes_from(nodes)
-            H.add_edges_from((p, c) for c in nodes for p in parents[c])
-            if nx.is_directed_acyclic_graph(H):
-                out.append([(p, c) for c in nodes for p in parents[c]])
-            return
-        u, v = U_edges[k]
-        for a, c in ((u, v), (v, u)):
-            if not creates_v(a, c):
-                parents[c].append(a)
-                rec(k + 1)
-                parents[c].pop()
-
-    rec(0)
-    if len(out) > limit:
-        raise ValidationError(
-            f"{name}: expected a CPDAG with at most max_extensions={limit} DAG extensions, got more; "
-            "raise max_extensions or use aid() which accepts CPDAGs"
-        )
-    return out
-
-
-def _dag_extensions(E: np.ndarray, nodes: list, name: str, limit: int) -> list[np.ndarray]:
-    D = directed_matrix(E)
-    U = (E == TAIL) & (E.T == TAIL)
-    other = (E != NONE) & ~D & ~D.T & ~U
-    if np.any(other):
-        i, j = (int(x[0]) for x in np.nonzero(other))
-        raise GraphTypeError(
-            f"{name}: expected a DAG or CPDAG (marks '-->' and '---'), got a PAG mark between "
-            f"{nodes[i]!r} and {nodes[j]!r}"
-        )
-    check_acyclic(D.astype(float), name)
-    if not np.any(U):
-        return [D]
-    adj = E != NONE
-    Ug = nx.Graph()
-    Ug.add_edges_from(zip(*(x.tolist() for x in np.nonzero(np.triu(U)))))
-    per_component = []
-    total = 1
-    for comp in nx.connected_components(Ug):
-        edges = sorted(tuple(sorted(e)) for e in Ug.subgraph(comp).edges)
-        orients = _component_orientations(edges, adj, limit, name)
-        total *= len(orients)
-        if total > limit:
-            raise ValidationError(
-                f"{name}: expected a CPDAG with at most max_extensions={limit} DAG extensions, "
-                f"got more; raise max_extensions or use aid() which accepts CPDAGs"
-            )
-        per_component.append(orients)
-    dags = []
-    for combo in itertools.product(*per_component):
-        M = D.copy()
-        for orient in combo:
-            for p, c in orient:
-                M[p, c] = True
-        dags.append(M)
-    first = _endpoints_from_matrix(dag_to_cpdag(dags[0].astype(float)))
-    if not np.array_equal(first, E):
-        raise GraphTypeError(
-            f"{name}: expected a CPDAG (the essential graph of its DAGs), got a partially directed "
-            "graph whose undirected edges are not all reversible"
-        )
-    return dags
-
-
-def _gadjid():
-    try:
-        import gadjid
-    except ImportError:  # pragma: no cover - depends on the environment
-        return None
-    return gadjid
-
-
-def sid(
-    true_dag, est, *, max_extensions: int = 1000, backend: str = "auto", max_nodes: int = 60
-) -> dict:
-    """Structural intervention distance (Peters & Bühlmann 2015).
-
-    Counts the ordered pairs ``(i, j)``, ``i != j``, for which adjusting for
-    the estimated parents ``Pa_est(i)`` gives a wrong ``p(x_j | do(x_i))``
-    under the true DAG. Range 0 … p(p−1); asymmetric in its arguments.
-
-    Parameters
-    ----------
-    true_dag : ndarray of shape (p, p), DataFrame or networkx.DiGraph
-        The true DAG; ``A[i, j] != 0`` means ``i -> j``.
-    est : ndarray of shape (p, p), DataFrame or networkx.DiGraph
-        A DAG, or a CPDAG (symmetric pairs / ``"---"`` marks) whose DAG
-        extensions are enumerated for lower and upper bounds. Matched to
-        ``true_dag`` by node name.
-    max_extensions : int
-        Refuse CPDAGs with more DAG extensions than this (use :func:`aid`).
-    backend : {"auto", "gadjid", "python"}
-        ``gadjid.sid`` (Rust, ``edge_direction="from row to column"``) when
-        installed; ``"python"`` is an in-process d-separation implementation
-        limited to ``max_nodes`` nodes.
-    max_nodes : int
-        Node-count guard of the Python backend.
-
-    Returns
-    -------
-    dict
-        ``sid_lower``, ``sid_upper`` (counts, as floats) and
-        ``sid_lower_normalised``, ``sid_upper_normalised`` (divided by
-        p(p−1), 0 when p < 2); ``n_extensions`` (1 for a DAG estimate);
-        ``estimate_kind`` ("dag" or "cpdag"); ``backend``. For a DAG
-        estimate also ``sid`` and ``sid_normalised`` (equal to both bounds).
-
-    Examples
-    --------
-    True ``0 -> 1``; the empty estimate gets ``p(x0 | do(x1))`` wrong:
-
-    >>> import numpy as np
-    >>> sid(np.array([[0, 1], [0, 0]]), np.zeros((2, 2)))["sid"]
-    1.0
-    """
-    check_choice(backend, "backend", ("auto", "gadjid", "python"))
-    max_extensions = check_int(max_extensions, "max_extensions", minimum=1)
-    max_nodes = check_int(max_nodes, "max_nodes", minimum=1)
-    nodes, Et, Ee = align_endpoints(true_dag, est, ("true_dag", "est"))
-    Dt = _require_dag(Et, nodes, "true_dag")
-    dags = _dag_extensions(Ee, nodes, "est", max_extensions)
-    p = len(nodes)
-    gadjid = None if backend == "python" else _gadjid()
-    if backend == "gadjid" and gadjid is None:
-        raise ImportError("sid: backend='gadjid' needs the gadjid package (pip install gadjid)")
-    if gadjid is None and p > max_nodes:
-        raise ValidationError(
-            f"true_dag: expected at most max_nodes={max_nodes} nodes for the Python SID, got {p}; "
-            "install gadjid"
-        )
-    counts = []
-    for De in dags:
-        if p < 2:
-            count = 0
-        elif gadjid is not None:
-            _, count = gadjid.sid(
-                Dt.astype(np.int8), De.astype(np.int8), edge_direction="from row to column"
-            )
-        else:
-            count = _sid_python(Dt, De)
-        counts.append(int(count))
-    denom = p * (p - 1)
-    lo, hi = float(min(counts)), float(max(counts))
-    out = {
-        "sid_lower": lo,
-        "sid_upper": hi,
-        "sid_lower_normalised": lo / denom if denom else 0.0,
-        "sid_upper_normalised": hi / denom if denom else 0.0,
-        "n_extensions": len(dags),
-        "estimate_kind": "cpdag" if np.any((Ee == TAIL) & (Ee.T == TAIL)) else "dag",
-        "backend": "gadjid" if gadjid is not None else "python",
-    }
-    if out["estimate_kind"] == "dag":
-        out["sid"] = lo
-        out["sid_normalised"] = out["sid_lower_normalised"]
-    return out
-
-
-def aid(true, est, *, variant: str = "ancestor") -> dict:
-    """Adjustment identification distance (Henckel, Würtzen, Weichwald 2024) via gadjid.
-
-    Parameters
-    ----------
-    true, est : ndarray of shape (p, p), DataFrame or networkx.DiGraph
-        DAGs or CPDAGs; ``A[i, j] != 0`` means ``i -> j``, a symmetric pair
-        is undirected. Matched by node name. A partially directed graph that
-        is not a CPDAG is not detected here (gadjid assumes a valid CPDAG).
-    variant : {"ancestor", "oset", "parent"}
-        Adjustment strategy inferred in ``est``.
-
-    Returns
-    -------
-    dict
-        ``aid`` (count, float), ``aid_normalised`` (count / p(p−1), 0 when
-        p < 2), ``variant``.
-
-    Raises
-    ------
-    ImportError
-        gadjid is not installed.
-    """
-    check_choice(variant, "variant", ("ancestor", "oset", "parent"))
-    gadjid = _gadjid()
-    if gadjid is None:
-        raise ImportError("aid: needs the gadjid package (pip install gadjid)")
-    nodes, Et, Ee = align_endpoints(true, est)
-    mats = []
-    for E, name in ((Et, "true"), (Ee, "est")):
-        D = directed_matrix(E)
-        U = (E == TAIL) & (E.T == TAIL)
-        if np.any((E != NONE) & ~D & ~D.T & ~U):
-            raise GraphTypeError(
-                f"{name}: expected a DAG or CPDAG (marks '-->' and '---'), got PAG marks"
-            )
-        check_acyclic(D.astype(float), name)
-        mats.append((D.astype(np.int8) + 2 * np.triu(U).astype(np.int8)).astype(np.int8))
-    p = len(nodes)
-    if p < 2:
-        return {"aid": 0.0, "aid_normalised": 0.0, "variant": variant}
-    fn = {"ancestor": gadjid.ancestor_aid, "oset": gadjid.oset_aid, "parent": gadjid.parent_aid}[
-        variant
-    ]
-    norm, count = fn(mats[0], mats[1], edge_direction="from row to column")
-    return {"aid": float(count), "aid_normalised": float(norm), "variant": variant}
 
 
 # ---------------------------------------------------------------------------
