@@ -5,35 +5,9 @@ written to it. The runner computes a task's key with :func:`task_key`, skips the
 :meth:`ResultsStore.finished_keys`, and hands each finished task to
 :meth:`ResultsStore.record`, which writes it in one transaction.
 
-Resolved task config
---------------------
-A task is fully described by its *resolved config*: a JSON-like mapping in which every
-default has been filled in, so that two configs that compute the same thing are equal.
-:func:`task_config` builds one; :meth:`ResultsStore.record` reads these keys:
-
-``suite`` : str or None
-    Name of the suite the task came from (``None`` for ad-hoc runs).
-``scenario`` : str
-    Registered scenario (simulator) name.
-``scenario_params`` : mapping
-    Every scenario parameter, defaults included (sample size, dimensions, noise, ...).
-``learner`` : str
-    Registered learner name.
-``learner_params`` : mapping
-    Every learner hyper-parameter, defaults included.
-``seed`` : int
-    The task's seed (data and learner randomness derive from it).
-``evaluate`` : mapping, optional
-    Evaluator conventions that change the scores (options of
-    ``identifiability.evaluate``): held-out split, metric options, thresholds, the null
-    baseline and its number of draws, ...
-
-Any other key (e.g. the suite's ``scenario_label``/``learner_label``) is stored and
-hashed too. Keep out of the config whatever does not change
-the results (engine, ``--jobs``, the store path, package versions): such a field would
-change the key, and finished tasks would be recomputed. Package versions are stored per
-task (``versions`` column) but are not part of the key, so an upgrade does not invalidate
-a store; put a ``revision`` field in the suite to force recomputation on purpose.
+The resolved task config that keys a task (:func:`task_config`) and the task keys
+themselves are described in :mod:`benchmarks.keys`; the table layout lives in
+``benchmarks._schema``. Their public names are re-exported here.
 
 Storage
 -------
@@ -60,26 +34,49 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
-import importlib.metadata
 import json
 import logging
 import math
 import numbers
 import os
-import platform
 import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from crl.exceptions import CRLError, UnknownNameError, ValidationError
+from benchmarks._schema import (
+    _FILTERS,
+    _JSON_COLUMNS,
+    _ORDER,
+    _PARQUET_TYPES,
+    _SELECT,
+    DEFAULT_PATH,
+    FORMAT,
+    RESULT_COLUMNS,
+    SCHEMA_VERSION,
+    STATUSES,
+    StoreError,
+    _connect,
+    _initialize,
+    _probe,
+    _store_error,
+)
+from benchmarks.keys import (
+    KEY_LENGTH,
+    _check_config,
+    _dumps,
+    _jsonable,
+    _task_columns,
+    package_versions,
+    task_config,
+    task_key,
+)
+from crl.exceptions import UnknownNameError, ValidationError
 from crl.validation import check_choice
 
 __all__ = [
@@ -97,295 +94,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Where ``ResultsStore()`` puts its file (relative to the working directory).
-DEFAULT_PATH = Path("results") / "crl.sqlite"
-#: Value of ``meta.format`` that marks a file as a results store.
-FORMAT = "crl-results-v1"
-#: Version of the table layout; a file with a newer version is refused.
-SCHEMA_VERSION = 1
-#: Number of hexadecimal characters of a task key (80 bits of SHA-256).
-KEY_LENGTH = 20
-#: Valid task statuses.
-STATUSES = ("ok", "error", "timeout")
-#: Columns of the ``results`` view, of :meth:`ResultsStore.rows` and of the exports.
-RESULT_COLUMNS = (
-    "key",
-    "suite",
-    "scenario",
-    "learner",
-    "params",
-    "seed",
-    "metric",
-    "value",
-    "null_value",
-    "status",
-    "error",
-    "wall_s",
-    "peak_mem_mb",
-    "config",
-    "versions",
-    "created_at",
-)
-_JSON_COLUMNS = ("params", "config", "versions")
-_FILTERS = ("key", "suite", "scenario", "learner", "seed", "metric", "status")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_PARQUET_TYPES = {"seed": "int64", "value": "float64", "null_value": "float64",
-                  "wall_s": "float64", "peak_mem_mb": "float64"}
-
-_SCHEMA = """
-CREATE TABLE meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE tasks (
-    key TEXT PRIMARY KEY,
-    suite TEXT,
-    scenario TEXT NOT NULL,
-    learner TEXT NOT NULL,
-    params TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'timeout')),
-    error TEXT,
-    wall_s REAL,
-    peak_mem_mb REAL,
-    config TEXT NOT NULL,
-    versions TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX tasks_status ON tasks (status);
-CREATE TABLE metrics (
-    key TEXT NOT NULL REFERENCES tasks (key) ON DELETE CASCADE,
-    metric TEXT NOT NULL,
-    value REAL,
-    null_value REAL,
-    PRIMARY KEY (key, metric)
-) WITHOUT ROWID;
-CREATE TABLE artifacts (
-    key TEXT NOT NULL REFERENCES tasks (key) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (key, name)
-) WITHOUT ROWID;
-CREATE VIEW results AS
-SELECT t.key, t.suite, t.scenario, t.learner, t.params, t.seed, m.metric, m.value,
-       m.null_value, t.status, t.error, t.wall_s, t.peak_mem_mb, t.config, t.versions,
-       t.created_at
-FROM tasks AS t LEFT JOIN metrics AS m ON m.key = t.key;
-"""
-_TABLES = frozenset({"meta", "tasks", "metrics", "artifacts", "results"})
-_SELECT = (
-    "SELECT t.key, t.suite, t.scenario, t.learner, t.params, t.seed, m.metric, m.value, "
-    "m.null_value, t.status, t.error, t.wall_s, t.peak_mem_mb, t.config, t.versions, "
-    "t.created_at FROM tasks AS t LEFT JOIN metrics AS m ON m.key = t.key"
-)
-_ORDER = " ORDER BY t.rowid, m.metric"
-
-
-class StoreError(CRLError):
-    """The results file is not usable: foreign, corrupted, locked, newer, closed or read-only.
-
-    The message names the file and what was expected. Raised before anything is written,
-    so the file is left as it was.
-    """
-
-
-# --------------------------------------------------------------------------- task keys
-
-
-def _jsonable(obj: Any, where: str, *, for_key: bool) -> Any:
-    """Return ``obj`` as plain JSON types; ``for_key`` also merges equal numbers (1 == 1.0)."""
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if obj is None or isinstance(obj, (str, bool)):
-        return str(obj) if isinstance(obj, str) else obj
-    if isinstance(obj, numbers.Integral):
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        value = float(obj)
-        if for_key and value.is_integer():
-            return int(value)  # 1.0 -> 1 and -0.0 -> 0: equal numbers give equal keys
-        return value
-    if isinstance(obj, Mapping):
-        out = {}
-        for k, v in obj.items():
-            if isinstance(k, np.str_):
-                k = str(k)
-            if not isinstance(k, str):
-                raise ValidationError(
-                    f"{where}: expected str keys, got {type(k).__name__} key {k!r}"
-                )
-            out[k] = _jsonable(v, f"{where}[{k!r}]", for_key=for_key)
-        return out
-    if isinstance(obj, np.ndarray):
-        obj = obj.tolist()
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v, f"{where}[{i}]", for_key=for_key) for i, v in enumerate(obj)]
-    if isinstance(obj, (set, frozenset)):
-        items = [_jsonable(v, f"{where}{{...}}", for_key=for_key) for v in obj]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    raise ValidationError(
-        f"{where}: expected a JSON-like value (str, int, float, bool, None, mapping, list, "
-        f"tuple, set, numpy scalar or array), got {type(obj).__name__} ({obj!r})"
-    )
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def _check_config(config: Any) -> Mapping:
-    if not isinstance(config, Mapping):
-        raise ValidationError(f"config: expected a mapping, got {type(config).__name__}")
-    return config
-
-
-def task_key(config: Mapping[str, Any]) -> str:
-    """Stable key of a task: the start of the SHA-256 of its canonical JSON.
-
-    Parameters
-    ----------
-    config : mapping
-        The task's resolved config (see the module docstring and :func:`task_config`):
-        str keys; values str, int, float, bool, None, mappings, lists, tuples, sets,
-        numpy scalars or arrays, nested freely.
-
-    Returns
-    -------
-    str
-        :data:`KEY_LENGTH` lowercase hexadecimal characters.
-
-    Notes
-    -----
-    The canonical JSON sorts mapping keys at every level (their order does not matter),
-    writes tuples and numpy arrays as lists, numpy scalars as Python numbers, sets as
-    sorted lists, and floats by ``repr`` (shortest round trip, the same on every
-    platform). Numbers that compare equal hash equally (``1``, ``1.0``, ``np.int64(1)``;
-    ``0.0`` and ``-0.0``), but ``True`` is not ``1``. NaN and infinities are allowed.
-
-    Raises
-    ------
-    ValidationError
-        ``config`` is not a mapping, or holds a non-str key or an unsupported value; the
-        message names where.
-    """
-    canonical = _jsonable(_check_config(config), "config", for_key=True)
-    digest = hashlib.sha256(_dumps(canonical).encode("ascii")).hexdigest()
-    return digest[:KEY_LENGTH]
-
-
-def task_config(
-    *,
-    scenario: str,
-    learner: str,
-    seed: int,
-    suite: str | None = None,
-    scenario_params: Mapping[str, Any] | None = None,
-    learner_params: Mapping[str, Any] | None = None,
-    evaluate: Mapping[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """Build a resolved task config in the layout :meth:`ResultsStore.record` reads.
-
-    Parameters
-    ----------
-    scenario, learner : str
-        Registered scenario and learner names.
-    seed : int
-        The task's seed.
-    suite : str or None
-        Suite name; ``None`` for ad-hoc runs.
-    scenario_params, learner_params : mapping or None
-        Every parameter, defaults resolved; ``None`` means none.
-    evaluate : mapping or None
-        Evaluator options that change the scores (split, metrics, null baseline); stored
-        under ``"evaluate"``.
-    **extra
-        Further fields that change the results (e.g. ``revision``); they enter the key.
-
-    Returns
-    -------
-    dict
-        A JSON-ready dict (numpy values and tuples converted); pass it to :func:`task_key`
-        and :meth:`ResultsStore.record`.
-    """
-    config = {
-        "suite": suite,
-        "scenario": scenario,
-        "scenario_params": dict(scenario_params or {}),
-        "learner": learner,
-        "learner_params": dict(learner_params or {}),
-        "seed": seed,
-        **extra,
-    }
-    if evaluate is not None:
-        config["evaluate"] = dict(evaluate)
-    config = _jsonable(config, "config", for_key=False)
-    _task_columns(config)
-    return config
-
-
-def _task_columns(config: Mapping[str, Any]) -> tuple[str | None, str, str, dict, int]:
-    """``(suite, scenario, learner, params, seed)`` of a resolved config, validated."""
-    for name in ("scenario", "learner", "seed"):
-        if name not in config:
-            raise ValidationError(
-                f"config: missing required key {name!r} (a resolved task config has suite, "
-                f"scenario, scenario_params, learner, learner_params, seed); got keys "
-                f"{sorted(config)}"
-            )
-    suite = config.get("suite")
-    if suite is not None and not isinstance(suite, str):
-        raise ValidationError(f"config['suite']: expected a str or None, got {suite!r}")
-    for name in ("scenario", "learner"):
-        value = config[name]
-        if not isinstance(value, str) or not value:
-            raise ValidationError(f"config[{name!r}]: expected a non-empty str, got {value!r}")
-    seed = config["seed"]
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise ValidationError(f"config['seed']: expected an int, got {seed!r}")
-    params = {}
-    for name in ("scenario", "learner"):
-        value = config.get(f"{name}_params")
-        if value is None:
-            value = {}
-        if not isinstance(value, Mapping):
-            raise ValidationError(
-                f"config[{name + '_params'!r}]: expected a mapping, got {type(value).__name__}"
-            )
-        params[name] = value
-    return suite, config["scenario"], config["learner"], params, int(seed)
-
-
-# --------------------------------------------------------------------------- versions
-
-
-@lru_cache(maxsize=1)
-def _versions() -> tuple[tuple[str, str], ...]:
-    found = {"python": platform.python_version()}
-    for dist in ("crl-toolkit", "numpy", "scipy", "networkx", "scikit-learn", "causal-learn",
-                 "cvxpy", "torch"):
-        try:
-            found[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            logger.debug("package_versions: %s is not installed", dist)
-    return tuple(found.items())
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape results, for provenance.
-
-    Returns
-    -------
-    dict
-        ``python`` plus ``crl-toolkit``, ``numpy``, ``scipy``, ``networkx``,
-        ``scikit-learn``, ``causal-learn``, ``cvxpy`` and ``torch`` where installed (read
-        from the installed metadata: nothing is imported, torch included). Computed once
-        per process.
-    """
-    return dict(_versions())
 
 
 # --------------------------------------------------------------------------- values
@@ -471,7 +179,7 @@ class ResultsStore:
         self._timeout = float(timeout)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        state = self._probe()
+        state = _probe(self._path, self._timeout)
         if self._readonly:
             if state != "store":
                 raise StoreError(
@@ -480,12 +188,12 @@ class ResultsStore:
                        else "the file has no results schema yet (expected a crl results "
                             f"store, format {FORMAT!r})")
                 )
-            self._conn = self._connect(readonly=True)
+            self._conn = _connect(self._path, self._timeout, readonly=True)
         else:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = self._connect(readonly=False)
+            self._conn = _connect(self._path, self._timeout, readonly=False)
             try:
-                self._initialize()
+                _initialize(self._conn, self._path, self._timeout)
             except BaseException:
                 self._conn.close()
                 self._conn = None
@@ -507,150 +215,7 @@ class ResultsStore:
 
     def _fail(self, action: str, exc: sqlite3.Error) -> StoreError:
         """Translate a sqlite3 error into a StoreError that names the file."""
-        text = str(exc)
-        low = text.lower()
-        if "locked" in low or "busy" in low:
-            return StoreError(
-                f"{self._path}: {action}: the file is locked by another connection and "
-                f"stayed locked for the busy timeout ({self._timeout:g} s); only one process "
-                f"should write a results store (workers return results to the owner)"
-            )
-        if "malformed" in low or "not a database" in low or "corrupt" in low:
-            return StoreError(
-                f"{self._path}: {action}: the file is corrupted ({text}); expected an intact "
-                f"crl results store ({FORMAT!r}). Restore it from a copy or use another path"
-            )
-        return StoreError(f"{self._path}: {action} failed: {text}")
-
-    def _probe(self) -> str:
-        """Classify the file without writing to it: missing, empty or store (else raise)."""
-        path = self._path
-        if not path.exists():
-            return "missing"
-        if not path.is_file():
-            raise StoreError(f"{path}: expected a SQLite results file, found a directory or "
-                             f"special file")
-        try:
-            with open(path, "rb") as fh:
-                header = fh.read(len(_SQLITE_MAGIC))
-        except OSError as exc:
-            raise StoreError(f"{path}: cannot read the file: {exc}") from exc
-        if not header:
-            return "empty"
-        if header != _SQLITE_MAGIC:
-            raise StoreError(
-                f"{path}: not a SQLite database (the file does not start with the SQLite "
-                f"header); expected a crl results store ({FORMAT!r}) or a path that does "
-                f"not exist yet. The file was left unchanged"
-            )
-        # Without a -wal file no connection is open and the main file holds everything:
-        # read it as immutable, which creates no -wal/-shm files beside a foreign or broken
-        # file. With one (a live writer, or a killed one), read through it.
-        wal = path.with_name(path.name + "-wal")
-        mode = "ro" if wal.exists() else "ro&immutable=1"
-        try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True,
-                                   timeout=self._timeout)
-        except sqlite3.Error as exc:
-            raise self._fail("open for inspection", exc) from exc
-        try:
-            return self._check_schema(conn)
-        except sqlite3.Error as exc:
-            raise self._fail("read the schema", exc) from exc
-        finally:
-            conn.close()
-
-    def _check_schema(self, conn: sqlite3.Connection) -> str:
-        """``"empty"`` (no table) or ``"store"`` (our marker); raise on anything else."""
-        names = {row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
-        if not names:
-            return "empty"
-        expected = (f"expected a crl results store (a 'meta' table with format = {FORMAT!r} "
-                    f"and schema_version = {SCHEMA_VERSION})")
-        if "meta" not in names:
-            raise StoreError(
-                f"{self._path}: a SQLite database of another application (tables: "
-                f"{', '.join(sorted(names))}); {expected}. The file was left unchanged"
-            )
-        try:
-            meta = dict(conn.execute("SELECT key, value FROM meta"))
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self._path}: its 'meta' table is not ours ({exc}); {expected}. "
-                             f"The file was left unchanged") from exc
-        if meta.get("format") != FORMAT:
-            raise StoreError(f"{self._path}: meta.format is {meta.get('format')!r}; {expected}. "
-                             f"The file was left unchanged")
-        try:
-            version = int(meta.get("schema_version", ""))
-        except ValueError:
-            version = None
-        if version is None or version < 1:
-            raise StoreError(f"{self._path}: meta.schema_version is "
-                             f"{meta.get('schema_version')!r}; {expected}")
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self._path}: written with results schema version {version}, newer than "
-                f"this toolkit reads ({SCHEMA_VERSION}); upgrade crl-toolkit to read it"
-            )
-        missing = _TABLES - names
-        if missing:
-            raise StoreError(f"{self._path}: the results schema is incomplete (missing "
-                             f"{', '.join(sorted(missing))}); {expected}")
-        return "store"
-
-    def _connect(self, *, readonly: bool) -> sqlite3.Connection:
-        try:
-            if readonly:
-                conn = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True,
-                                       timeout=self._timeout, isolation_level=None,
-                                       check_same_thread=False)
-            else:
-                conn = sqlite3.connect(self._path, timeout=self._timeout,
-                                       isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise self._fail("open", exc) from exc
-        if readonly:
-            return conn
-        try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                logger.warning("%s: could not switch to WAL mode (journal_mode=%s); writes "
-                               "stay transactional but readers may wait for writers",
-                               self._path, mode)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.Error as exc:
-            conn.close()
-            raise self._fail("configure", exc) from exc
-        return conn
-
-    def _initialize(self) -> None:
-        """Create the schema in a new/empty file (one transaction), or check it again."""
-        conn = self._conn
-        try:
-            if self._check_schema(conn) == "store":
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if self._check_schema(conn) == "empty":  # another process may have won
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.executemany(
-                        "INSERT INTO meta (key, value) VALUES (?, ?)",
-                        [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
-                         ("created_at", datetime.now(UTC).isoformat(timespec="seconds")),
-                         ("created_by", dict(_versions()).get("crl-toolkit", "unknown"))],
-                    )
-                    logger.info("created results store %s", self._path)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise self._fail("initialize", exc) from exc
+        return _store_error(self._path, self._timeout, action, exc)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -730,8 +295,8 @@ class ResultsStore:
         key : str or None
             The task key, normally ``task_key(config)`` (computed when ``None``).
         config : mapping
-            The resolved task config (module docstring); needs ``scenario``, ``learner``
-            and ``seed``, and fills the ``suite``, ``params`` and ``config`` columns.
+            The resolved task config (:mod:`benchmarks.keys`); needs ``scenario``,
+            ``learner`` and ``seed``, and fills the ``suite``, ``params`` and ``config`` columns.
         metrics : mapping of str to float, or None
             Metric name -> score; ``None`` and NaN are stored as NULL. Must be empty for a
             failed task (``status`` other than ``"ok"``), which is stored as one row with

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from crl.exceptions import UnknownNameError
 from crl.frozen import FrozenDict
@@ -96,7 +96,9 @@ def scenario(name: str, *, random_state=None, **overrides) -> Problem:
             f"scenario {name!r}: unknown parameter(s) {unknown}; valid parameters are {sorted(valid)}"
         )
     kwargs = {**spec.defaults, **overrides}
-    return spec.builder(random_state=random_state, **kwargs)
+    problem = spec.builder(random_state=random_state, **kwargs)
+    # record which scenario produced the problem (builders name problems after their graph, e.g. "mm_a")
+    return replace(problem, setting={**problem.setting, "scenario": name})
 
 
 # --- the scenarios -----------------------------------------------------------------------------
