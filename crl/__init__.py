@@ -23,8 +23,13 @@ from crl.exceptions import (
 
 __version__ = "0.1.0"
 
-#: Learner name -> module that defines it; filled in as learners land.
-_LEARNERS: dict[str, str] = {}
+#: Learner name -> module that defines it. A learner is available once its module exists.
+_LEARNERS: dict[str, str] = {
+    "LinearCD": "crl.linear",
+    "RLCD": "crl.rank",
+    "OLC": "crl.cumulant",
+    "Rep4Ex": "crl.rep4ex",
+}
 
 # Loaded on first access: crl.base pulls in scikit-learn, which `import crl` should not pay for.
 _LAZY = {"EQUIVALENCES": "crl.base", "BaseLearner": "crl.base", "Claim": "crl.base"}
@@ -44,18 +49,21 @@ __all__ = [
     "UnknownNameError",
     "ValidationError",
     "available_learners",
-    *sorted(_LEARNERS),
 ]
 
 
 def available_learners() -> list[str]:
     """Names of the learners this installation provides (without importing them)."""
-    return sorted(_LEARNERS)
+    import importlib.util
+
+    return sorted(name for name, module in _LEARNERS.items() if importlib.util.find_spec(module) is not None)
 
 
 def __getattr__(name: str):
     module = _LEARNERS.get(name) or _LAZY.get(name)
     if module is not None:
+        if name in _LEARNERS and name not in available_learners():
+            raise AttributeError(f"crl.{name} is not available yet in this installation ({module} is missing)")
         value = getattr(importlib.import_module(module), name)
         globals()[name] = value
         return value

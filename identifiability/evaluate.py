@@ -13,6 +13,7 @@ from crl.exceptions import ValidationError
 from crl.graphs import from_adjacency
 from crl.validation import check_choice, check_random_state
 from identifiability.equivalence import Pair, get_equivalence
+from identifiability.extra import extra_scores
 from identifiability.latent_metrics import null_encoder
 from identifiability.report import Report
 from identifiability.theory import check_claim, from_problem
@@ -204,6 +205,9 @@ def evaluate(
         matching[name] = alignment.matching
         if alignment.permutation is not None:
             details[f"{name}.permutation"] = alignment.permutation
+    model_scores, model_null = extra_scores(fitted, problem, random_state=random_state)
+    scores.update(model_scores)
+    null.update(model_null)
     if pair.true_graph is not None and pair.est_graph is not None:
         details["graphs"] = {
             "true": nx.node_link_data(pair.true_graph, edges="edges"),
