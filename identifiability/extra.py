@@ -16,7 +16,7 @@ import importlib.util
 __all__ = ["SCORER_MODULES", "extra_scores"]
 
 #: Modules providing method-specific scorers (e.g. the LinearCD metrics of linear_cd.md §7).
-SCORER_MODULES = ("identifiability.linear_model",)
+SCORER_MODULES = ("identifiability.linear_model", "identifiability.extrapolation_scores")
 
 
 def extra_scores(learner, problem, *, random_state=0) -> tuple[dict, dict]:
