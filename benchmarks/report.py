@@ -226,8 +226,11 @@ def _plot_graphs(store, df, out: Path) -> list[Path]:
     return paths
 
 
-def write_report(store, out_dir, *, suite=None, figures: bool = True) -> dict:
+def write_report(store, out_dir, *, suite=None, figures: bool = True, metrics=None) -> dict:
     """Write ``report.md`` (and PNG figures) for the rows of ``store`` into ``out_dir``.
+
+    ``metrics`` (a collection of metric names) restricts the table; the
+    figures and ``summary.json`` keep every metric.
 
     Returns
     -------
@@ -240,7 +243,7 @@ def write_report(store, out_dir, *, suite=None, figures: bool = True) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(store, suite=suite)
-    table = markdown_table(summary)
+    table = markdown_table(summary, metrics=metrics)
     files = []
     if figures:
         df = _frame(store, suite)

@@ -182,7 +182,8 @@ def cmd_bench_report(args) -> int:
     from benchmarks.store import ResultsStore
 
     with ResultsStore(args.store, readonly=True) as store:
-        out = write_report(store, args.out, suite=args.suite, figures=not args.no_figures)
+        metrics = set(args.metrics.split(",")) if args.metrics else None
+        out = write_report(store, args.out, suite=args.suite, figures=not args.no_figures, metrics=metrics)
     print(out["markdown"])
     print()
     print("wrote " + ", ".join(str(p) for p in out["files"]))
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/report", help="output folder (default results/report)")
     p.add_argument("--suite", help="only rows of this suite")
     p.add_argument("--no-figures", action="store_true", help="write the table only")
+    p.add_argument("--metrics", help="comma-separated metrics to show in the table (default all)")
     p.set_defaults(func=cmd_bench_report)
     p = bsub.add_parser("suites", help="list the shipped suites")
     p.set_defaults(func=cmd_bench_suites)
