@@ -9,6 +9,7 @@ transaction as it arrives, in the parent process (the single writer).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import resource
@@ -16,7 +17,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 
-from crl.exceptions import ConfigError
+from crl.exceptions import ConfigError, CRLError
 
 __all__ = ["execute_task", "run_suite", "key_config", "parse_shard", "select_shard"]
 
@@ -166,8 +167,8 @@ def run_suite(
 
     def record(key, result):
         # the engines hand results back to this process, the store's only writer
-        store.record(
-            key,
+        peer = result.get("peer_info")
+        fields = dict(
             config=result["config"],
             metrics=result["metrics"],
             null=result["null"],
@@ -175,9 +176,18 @@ def run_suite(
             error=result["error"],
             wall_s=result["wall_s"],
             peak_mem_mb=result["peak_mem_mb"],
-            versions={**versions, **({"peer": result["peer_info"]} if result.get("peer_info") else {})},
+            # JSON round trip: peers report options with int keys or numpy values
+            versions=json.loads(json.dumps({**versions, **({"peer": peer} if peer else {})}, default=str)),
             artifacts=result.get("artifacts"),
         )
+        try:
+            store.record(key, **fields)
+        except CRLError as exc:  # a result the store refuses must not end the sweep
+            logger.warning("task %s: result not storable (%s); recorded as an error", key, exc)
+            fields.update(metrics={}, null={}, artifacts=None, status="error",
+                          error=f"result could not be stored: {exc}")
+            store.record(key, **fields)
+            result = {**result, "status": "error"}
         counts["ran"] += 1
         counts["ok" if result["status"] == "ok" else "failed"] += 1
         if bar is not None:
