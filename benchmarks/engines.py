@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import time
 from multiprocessing.connection import wait
 
@@ -26,11 +27,16 @@ def _failure(config, status, error, wall_s) -> dict:
     }
 
 
-def _child(config, conn) -> None:
+def _child(config, conn, threads) -> None:
+    from threadpoolctl import threadpool_limits
+
     from benchmarks.runner import execute_task
 
     try:
-        conn.send(execute_task(config))
+        # concurrent tasks share the cores: cap BLAS/OpenMP threads so they do not oversubscribe
+        with threadpool_limits(threads):
+            result = execute_task(config)
+        conn.send(result)
     finally:
         conn.close()
 
@@ -41,18 +47,20 @@ def run_local(todo, *, jobs: int = 1, timeout: float | None = None, on_result) -
     A fresh process per task isolates memory (peak RSS is the task's own),
     lets a timeout kill the task, and keeps a crashing task from taking the
     sweep down: a process that dies without a result is recorded as an
-    error with its exit code.
+    error with its exit code. Each task gets ``cpu_count // jobs`` BLAS
+    threads (at least one), so concurrent tasks do not oversubscribe.
     """
     if jobs < 1:
         raise ConfigError(f"--jobs: expected a positive int, got {jobs}")
     ctx = mp.get_context("fork")
+    threads = max(1, (os.cpu_count() or 1) // jobs)
     pending = list(todo)
     running = {}  # sentinel -> (process, conn, key, config, start)
     while pending or running:
         while pending and len(running) < jobs:
             key, config = pending.pop(0)
             recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(config, send), daemon=True)
+            proc = ctx.Process(target=_child, args=(config, send, threads), daemon=True)
             proc.start()
             send.close()
             running[proc.sentinel] = (proc, recv, key, config, time.monotonic())
