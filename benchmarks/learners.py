@@ -26,6 +26,11 @@ _EXTRA = {
     "FCIPeer": ("crl.baselines.causallearn", "FCIPeer"),
     "GINPeer": ("crl.baselines.causallearn", "GINPeer"),
     "RLCDPeer": ("crl.baselines.causallearn", "RLCDPeer"),
+    # Rep4Ex's comparison models (rep4ex.md §4); Rep4ExOracle sees the true latents by design
+    "Rep4ExAE": ("crl.rep4ex", "Rep4ExAE"),
+    "Rep4ExVAE": ("crl.rep4ex", "Rep4ExVAE"),
+    "Rep4ExDirect": ("crl.rep4ex", "Rep4ExDirect"),
+    "Rep4ExOracle": ("crl.rep4ex", "Rep4ExOracle"),
 }
 
 #: Constructor parameters filled from the problem when a suite does not set them.
@@ -33,9 +38,11 @@ INJECTED = ("problem", "graph", "feature_names")
 
 
 def _registry() -> dict[str, tuple[str, str]]:
+    import importlib.util
+
     import crl
 
-    reg = dict(_EXTRA)
+    reg = {name: entry for name, entry in _EXTRA.items() if importlib.util.find_spec(entry[0]) is not None}
     for name in crl.available_learners():
         reg[name] = (crl._LEARNERS[name], name)
     return reg
