@@ -1,0 +1,497 @@
+"""Rank tests on cross-covariance blocks (rlcd.md §2).
+
+By trek separation (Sullivant et al., 2010) the rank of the cross-covariance
+``Σ[A, B]`` is the size of the smallest pair of sets that t-separates ``A``
+from ``B``; with ``A ∪ C`` and ``B ∪ C`` it equals ``|C|`` iff ``C``
+d-separates ``A`` and ``B`` (RLCD, Lemma 10). ``A`` and ``B`` may overlap.
+
+Two tests share one interface (``test``, ``pvalue``, ``rank``, ``counts``):
+
+- :class:`RankTest` tests ``H0: rank(Σ[A, B]) <= r`` on data from the
+  canonical correlations ``ρ_1 >= ... >= ρ_m`` of the column sets, with
+  Bartlett's statistic (the paper, App. A.18) or the Bartlett–Lawley variant
+  of the authors' code, against ``χ²((|A| - r)(|B| - r))``. The standardised
+  covariance (correlation matrix) is computed once from ``X``; canonical
+  correlations are cached by the pair of column sets (order inside a set and
+  the order of the two sets do not matter), and
+  :meth:`RankTest.pvalues_batch` evaluates many equal-sized pairs in one
+  batched linear-algebra call.
+- :class:`OracleRankTest` decides from a population covariance: the numerical
+  rank of the block on the correlation scale (relative tolerance ``1e-8``).
+
+Overlapping sets are handled exactly: the ``c`` shared columns contribute
+``c`` canonical correlations equal to one, and the others are the canonical
+correlations of the remaining columns after partialling out the shared ones.
+The statistics then need no change: ``(|A| - r)(|B| - r)`` degrees of freedom
+and Bartlett's ``N - (|A| + |B| + 3) / 2`` coincide with the partial test's
+``(|A'| - r')(|B'| - r')`` and ``N - c - (|A'| + |B'| + 3) / 2`` for
+``A' = A \\ C``, ``r' = r - c``. Inside the logarithms each ``ρ`` is clamped
+to at most ``1 - 1e-15``, so testing ``r < c`` rejects with a huge statistic.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+from scipy.stats import chi2
+
+from crl.exceptions import ValidationError
+from crl.validation import check_array, check_choice, check_float, check_int, check_square
+
+__all__ = [
+    "STATISTICS",
+    "canonical_correlations",
+    "rank_statistic",
+    "RankTest",
+    "OracleRankTest",
+    "numerical_rank",
+]
+
+#: Names of the test statistics.
+STATISTICS = ("bartlett", "bartlett_lawley")
+
+_RHO_MAX = 1.0 - 1e-15
+
+
+def _as_index(idx, name: str, d: int) -> tuple[int, ...]:
+    try:
+        out = tuple(sorted({int(i) for i in idx}))
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name}: expected a collection of column indices, got {idx!r}") from None
+    if out and (out[0] < 0 or out[-1] >= d):
+        raise ValidationError(f"{name}: expected indices in [0, {d - 1}], got {list(out)}")
+    return out
+
+
+def _whitened_svd(S: np.ndarray, A, B) -> np.ndarray:
+    """Singular values of ``L_A⁻¹ S[A, B] L_B⁻ᵀ`` (Cholesky factors of the diagonal blocks)."""
+    if len(A) == 0 or len(B) == 0:
+        return np.zeros(0)
+    SAA = S[np.ix_(A, A)]
+    SBB = S[np.ix_(B, B)]
+    SAB = S[np.ix_(A, B)]
+    try:
+        LA = np.linalg.cholesky(SAA)
+        LB = np.linalg.cholesky(SBB)
+    except np.linalg.LinAlgError:
+        raise ValidationError(
+            "covariance: expected positive definite diagonal blocks (no constant or duplicated "
+            f"columns), got a singular block for columns {list(A)} or {list(B)}"
+        ) from None
+    M = np.linalg.solve(LA, SAB)
+    M = np.linalg.solve(LB, M.T).T
+    s = np.linalg.svd(M, compute_uv=False)
+    return np.clip(s, 0.0, 1.0)
+
+
+def canonical_correlations(S, A, B) -> np.ndarray:
+    """Canonical correlations of the column sets ``A`` and ``B`` under covariance ``S``.
+
+    Parameters
+    ----------
+    S : ndarray of shape (p, p)
+        A covariance or correlation matrix (positive definite on ``A ∪ B``).
+    A, B : collection of int
+        Column indices; they may overlap.
+
+    Returns
+    -------
+    ndarray of shape (min(|A|, |B|),)
+        Descending, in [0, 1]. Each shared column gives an exact 1; the rest
+        are the canonical correlations of ``A \\ B`` and ``B \\ A`` given the
+        shared columns.
+    """
+    S = check_square(S, "S")
+    A = _as_index(A, "A", S.shape[0])
+    B = _as_index(B, "B", S.shape[0])
+    return _canonical(S, A, B)
+
+
+def _canonical(S: np.ndarray, A: tuple, B: tuple) -> np.ndarray:
+    shared = sorted(set(A) & set(B))
+    m = min(len(A), len(B))
+    if not shared:
+        return _whitened_svd(S, list(A), list(B))[:m]
+    a = [i for i in A if i not in set(shared)]
+    b = [j for j in B if j not in set(shared)]
+    rest = a + b
+    if rest:
+        idx = rest + shared
+        sub = S[np.ix_(idx, idx)]
+        k = len(rest)
+        try:
+            P = sub[:k, :k] - sub[:k, k:] @ np.linalg.solve(sub[k:, k:], sub[k:, :k])
+        except np.linalg.LinAlgError:
+            raise ValidationError(
+                f"covariance: expected a positive definite block on the shared columns {shared}, got a singular one"
+            ) from None
+        P = (P + P.T) / 2.0
+        inner = _whitened_svd(P, list(range(len(a))), list(range(len(a), k)))
+    else:
+        inner = np.zeros(0)
+    out = np.concatenate([np.ones(len(shared)), inner])
+    return out[:m]
+
+
+def _check_stat(statistic: str) -> str:
+    return check_choice(statistic, "statistic", STATISTICS)
+
+
+def rank_statistic(rho, n: int, p: int, q: int, r: int, *, statistic: str = "bartlett", n_scaling: float = 1.0):
+    """Test statistic and degrees of freedom of ``H0: rank <= r``.
+
+    Parameters
+    ----------
+    rho : array_like
+        Canonical correlations, descending.
+    n : int
+        Number of samples ``N``.
+    p, q : int
+        Sizes of the two column sets (shared columns counted in both).
+    r : int
+        Rank under the null.
+    statistic : {"bartlett", "bartlett_lawley"}
+        ``"bartlett"`` (the paper, App. A.18):
+        ``T = -(N - (p + q + 3) / 2) Σ_{i>r} ln(1 - ρ_i²)``.
+        ``"bartlett_lawley"`` (the authors' released code):
+        ``T = (N s - r - (p + q + 1) / 2 + Σ_{i<=r} (ρ_i⁻² - 1)) Σ_{i>r} -ln(1 - ρ_i²)``
+        with ``s = n_scaling``. The textbook Lawley term is ``Σ ρ_i⁻²``; the code
+        subtracts 1 per term (so shared columns, ρ = 1, add nothing). The two
+        forms differ by ``r``, negligible for ``N`` in the thousands; this is
+        the code's form, for parity runs.
+    n_scaling : float
+        ``s`` of the Bartlett–Lawley form (the code's ``N_scaling``).
+
+    Returns
+    -------
+    T : float
+        ``0`` when ``df == 0``.
+    df : int
+        ``(p - r)(q - r)``, or 0 when ``r >= min(p, q)``.
+    """
+    rho = np.minimum(np.asarray(rho, dtype=float), _RHO_MAX)
+    if r >= min(p, q):
+        return 0.0, 0
+    df = (p - r) * (q - r)
+    tail = float(-np.sum(np.log1p(-rho[r:] ** 2)))
+    if statistic == "bartlett":
+        factor = n - (p + q + 3) / 2.0
+    else:
+        head = rho[:r]
+        factor = n * n_scaling - r - (p + q + 1) / 2.0 + float(np.sum(1.0 / np.maximum(head, 1e-300) ** 2 - 1.0))
+    return max(factor, 0.0) * tail, df
+
+
+def numerical_rank(S, A, B, tol: float = 1e-8) -> int:
+    """Numerical rank of ``S[A, B]`` on the correlation scale (the oracle rank).
+
+    The block is rescaled to ``S[a, b] / sqrt(S[a, a] S[b, b])`` (a diagonal
+    scaling, which leaves the rank unchanged); singular values at most
+    ``tol * max(1, s_max)`` count as zero. Zero-variance variables are not rescaled.
+    """
+    S = check_square(S, "S")
+    A = _as_index(A, "A", S.shape[0])
+    B = _as_index(B, "B", S.shape[0])
+    return _numerical_rank(S, A, B, tol)
+
+
+def _numerical_rank(S, A, B, tol):
+    if not A or not B:
+        return 0
+    sd = np.sqrt(np.abs(np.diag(S)))
+    sd[sd == 0] = 1.0
+    block = S[np.ix_(A, B)] / np.outer(sd[list(A)], sd[list(B)])
+    s = np.linalg.svd(block, compute_uv=False)
+    return int(np.count_nonzero(s > tol * max(1.0, float(s[0]))))
+
+
+class _Base:
+    """Cache and counters shared by the rank tests."""
+
+    def __init__(self, S: np.ndarray):
+        self._S = S
+        self._cache: dict = {}
+        self.n_tests = 0
+        self.n_cache_hits = 0
+
+    @property
+    def n_variables(self) -> int:
+        return self._S.shape[0]
+
+    def _key(self, A, B):
+        d = self._S.shape[0]
+        a = _as_index(A, "A", d)
+        b = _as_index(B, "B", d)
+        return (a, b) if a <= b else (b, a)
+
+    def counts(self) -> dict:
+        """``{"tests", "cache_hits", "hit_rate"}``: rank tests asked for, answered from the cache, and their ratio."""
+        rate = self.n_cache_hits / self.n_tests if self.n_tests else 0.0
+        return {"tests": self.n_tests, "cache_hits": self.n_cache_hits, "hit_rate": rate}
+
+    def rank(self, A, B, max_rank: int | None = None) -> int:
+        """Smallest ``r`` in ``0..max_rank`` whose null ``rank <= r`` is not rejected.
+
+        Tests ``rank <= max_rank`` first; when it is rejected returns
+        ``max_rank + 1``; otherwise descends through ``max_rank - 1, ..., 0``
+        and stops at the first rejection (rlcd.md §2). ``max_rank`` defaults
+        to ``min(|A|, |B|)``.
+        """
+        m = min(len(set(A)), len(set(B)))
+        k = m if max_rank is None else check_int(max_rank, "max_rank", minimum=0)
+        if not self.test(A, B, k):
+            return k + 1
+        best = k
+        for r in range(k - 1, -1, -1):
+            if self.test(A, B, r):
+                best = r
+            else:
+                break
+        return best
+
+    def pvalues_batch(self, As, Bs, r: int) -> np.ndarray:
+        """p-values of ``rank <= r`` for the pairs ``(As[i], Bs[i])`` (one test each)."""
+        return np.array([self.pvalue(a, b, r) for a, b in zip(As, Bs, strict=True)], dtype=float)
+
+
+class RankTest(_Base):
+    """χ² rank test of cross-covariance blocks from data (rlcd.md §2).
+
+    Parameters
+    ----------
+    X : array_like of shape (n, p), optional
+        Data; columns are standardised once (centred, unit variance) and the
+        correlation matrix is kept. Give ``X`` or ``covariance``.
+    covariance : array_like of shape (p, p), optional
+        A sample covariance or correlation matrix (rescaled to correlations);
+        then ``n`` is required.
+    n : int, optional
+        Sample size behind ``covariance`` (``N`` of the statistics).
+    alpha : float in (0, 1) or mapping {rank: float}
+        Significance level, one for every rank or per rank tested.
+    statistic : {"bartlett", "bartlett_lawley"}
+        See :func:`rank_statistic`.
+    n_scaling : float
+        ``s`` of the Bartlett–Lawley form.
+
+    Notes
+    -----
+    ``test(A, B, r)`` returns True when ``H0: rank(Σ[A, B]) <= r`` is **not**
+    rejected, i.e. ``T <= χ²_{1-α_r}(df)``; ``df == 0`` always accepts.
+    Canonical correlations are cached per unordered pair of column sets;
+    ``counts()`` reports the tests asked for and the cache hit rate.
+    """
+
+    def __init__(self, X=None, *, covariance=None, n=None, alpha=0.01, statistic="bartlett", n_scaling=1.0):
+        if (X is None) == (covariance is None):
+            raise ValidationError("X, covariance: expected exactly one of them, got "
+                                  + ("both" if X is not None else "neither"))
+        if X is not None:
+            X = check_array(X, "X", min_rows=3)
+            n_rows = X.shape[0]
+            Z = X - X.mean(axis=0)
+            sd = Z.std(axis=0)
+            if np.any(sd <= 0):
+                raise ValidationError(
+                    f"X: expected non-constant columns, got constant columns {np.flatnonzero(sd <= 0).tolist()}"
+                )
+            Z = Z / sd
+            S = (Z.T @ Z) / n_rows
+            self.n = n_rows if n is None else check_int(n, "n", minimum=3)
+        else:
+            S = check_square(covariance, "covariance")
+            if n is None:
+                raise ValidationError("n: expected the sample size behind `covariance`, got None")
+            self.n = check_int(n, "n", minimum=3)
+            sd = np.sqrt(np.diag(S))
+            if np.any(sd <= 0):
+                raise ValidationError(
+                    f"covariance: expected positive variances, got non-positive ones at {np.flatnonzero(sd <= 0).tolist()}"
+                )
+            S = S / np.outer(sd, sd)
+        super().__init__((S + S.T) / 2.0)
+        self.statistic = _check_stat(statistic)
+        self.n_scaling = check_float(n_scaling, "n_scaling", minimum=0.0, strict_min=True)
+        self._alpha = self._check_alpha(alpha)
+        self._critical: dict = {}
+
+    @staticmethod
+    def _check_alpha(alpha):
+        if isinstance(alpha, Mapping):
+            out = {}
+            for k, v in alpha.items():
+                if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+                    raise ValidationError(f"alpha: expected non-negative int ranks as keys, got {k!r}")
+                out[int(k)] = check_float(v, f"alpha[{k}]", minimum=0.0, strict_min=True, maximum=1.0)
+            if not out:
+                raise ValidationError("alpha: expected a level or a non-empty mapping {rank: level}, got {}")
+            return out
+        return check_float(alpha, "alpha", minimum=0.0, strict_min=True, maximum=1.0)
+
+    @property
+    def correlation(self) -> np.ndarray:
+        """The standardised covariance (a copy)."""
+        return self._S.copy()
+
+    def level(self, r: int) -> float:
+        """Significance level used for rank ``r``."""
+        if isinstance(self._alpha, dict):
+            if r not in self._alpha:
+                raise ValidationError(
+                    f"alpha: expected a level for rank {r}, got levels for ranks {sorted(self._alpha)}"
+                )
+            return self._alpha[r]
+        return self._alpha
+
+    def canonical_correlations(self, A, B) -> np.ndarray:
+        """Cached canonical correlations of the column sets ``A`` and ``B``."""
+        key = self._key(A, B)
+        rho = self._cache.get(key)
+        if rho is None:
+            rho = _canonical(self._S, key[0], key[1])
+            self._cache[key] = rho
+        else:
+            self.n_cache_hits += 1
+        return rho
+
+    def _stat(self, A, B, r):
+        self.n_tests += 1
+        rho = self.canonical_correlations(A, B)
+        p, q = len(set(A)), len(set(B))
+        return rank_statistic(rho, self.n, p, q, r, statistic=self.statistic, n_scaling=self.n_scaling)
+
+    def pvalue(self, A, B, r: int) -> float:
+        """p-value of ``H0: rank(Σ[A, B]) <= r`` (1 when ``df == 0``)."""
+        T, df = self._stat(A, B, r)
+        return 1.0 if df == 0 else float(chi2.sf(T, df))
+
+    def _crit(self, df: int, alpha: float) -> float:
+        key = (df, alpha)
+        c = self._critical.get(key)
+        if c is None:
+            c = float(chi2.isf(alpha, df))
+            self._critical[key] = c
+        return c
+
+    def test(self, A, B, r: int) -> bool:
+        """True when ``H0: rank(Σ[A, B]) <= r`` is not rejected at level ``alpha[r]``."""
+        T, df = self._stat(A, B, r)
+        if df == 0:
+            return True
+        return T <= self._crit(df, self.level(r))
+
+    def pvalues_batch(self, As, Bs, r: int) -> np.ndarray:
+        """p-values of ``rank <= r`` for many pairs of equal-sized sets in one batched computation.
+
+        Parameters
+        ----------
+        As, Bs : sequence of sequences of int
+            ``As[i]`` and ``Bs[i]`` are the two sets of test ``i``; all ``As``
+            have one size and all ``Bs`` another. Sets may overlap (shared
+            columns give canonical correlations equal to one, up to rounding).
+        r : int
+
+        Returns
+        -------
+        ndarray of shape (len(As),)
+
+        Notes
+        -----
+        Whitens all blocks with stacked Cholesky factors and takes one stacked
+        SVD; no cache is used. Counts as ``len(As)`` tests.
+        """
+        As = np.asarray(As, dtype=np.intp)
+        Bs = np.asarray(Bs, dtype=np.intp)
+        if As.ndim != 2 or Bs.ndim != 2 or len(As) != len(Bs):
+            raise ValidationError(
+                f"As, Bs: expected two equally long lists of equal-sized index sets, got shapes {As.shape} and {Bs.shape}"
+            )
+        if len(As) == 0:
+            return np.zeros(0)
+        self.n_tests += len(As)
+        p, q = As.shape[1], Bs.shape[1]
+        if r >= min(p, q):
+            return np.ones(len(As))
+        S = self._S
+        SAA = S[As[:, :, None], As[:, None, :]]
+        SBB = S[Bs[:, :, None], Bs[:, None, :]]
+        SAB = S[As[:, :, None], Bs[:, None, :]]
+        # a tiny ridge keeps Cholesky defined when a set repeats a column of the other (the shared
+        # direction then has correlation 1 - O(1e-12) instead of exactly 1)
+        eye_a, eye_b = np.eye(p) * 1e-12, np.eye(q) * 1e-12
+        LA = np.linalg.cholesky(SAA + eye_a)
+        LB = np.linalg.cholesky(SBB + eye_b)
+        M = np.linalg.solve(LA, SAB)
+        M = np.swapaxes(np.linalg.solve(LB, np.swapaxes(M, 1, 2)), 1, 2)
+        rho = np.clip(np.linalg.svd(M, compute_uv=False), 0.0, _RHO_MAX)
+        tail = -np.sum(np.log1p(-rho[:, r:] ** 2), axis=1)
+        if self.statistic == "bartlett":
+            factor = np.full(len(As), self.n - (p + q + 3) / 2.0)
+        else:
+            head = np.maximum(rho[:, :r], 1e-300)
+            factor = self.n * self.n_scaling - r - (p + q + 1) / 2.0 + np.sum(1.0 / head**2 - 1.0, axis=1)
+        T = np.maximum(factor, 0.0) * tail
+        return chi2.sf(T, (p - r) * (q - r))
+
+
+class OracleRankTest(_Base):
+    """Exact rank decisions from a population covariance (for oracle runs and tests).
+
+    Parameters
+    ----------
+    covariance : array_like of shape (p, p)
+        Population covariance of the observed variables.
+    tol : float
+        Relative tolerance of :func:`numerical_rank`.
+
+    Notes
+    -----
+    ``test(A, B, r)`` is ``numerical_rank(covariance, A, B) <= r``; ranks are
+    cached per unordered pair of sets.
+    """
+
+    def __init__(self, covariance, *, tol: float = 1e-8):
+        S = check_square(covariance, "covariance")
+        super().__init__((S + S.T) / 2.0)
+        self.tol = check_float(tol, "tol", minimum=0.0)
+
+    def exact_rank(self, A, B) -> int:
+        """The numerical rank of the block (cached)."""
+        key = self._key(A, B)
+        rk = self._cache.get(key)
+        if rk is None:
+            rk = _numerical_rank(self._S, key[0], key[1], self.tol)
+            self._cache[key] = rk
+        else:
+            self.n_cache_hits += 1
+        return rk
+
+    def test(self, A, B, r: int) -> bool:
+        """True when ``rank(Σ[A, B]) <= r``."""
+        self.n_tests += 1
+        return self.exact_rank(A, B) <= r
+
+    def pvalue(self, A, B, r: int) -> float:
+        """1.0 when the rank is at most ``r``, else 0.0."""
+        return 1.0 if self.test(A, B, r) else 0.0
+
+    def pvalues_batch(self, As, Bs, r: int) -> np.ndarray:
+        """1.0 where ``rank(Σ[As[i], Bs[i]]) <= r``, else 0.0, for equal-sized sets (one stacked SVD)."""
+        As = np.asarray(As, dtype=np.intp)
+        Bs = np.asarray(Bs, dtype=np.intp)
+        if As.ndim != 2 or Bs.ndim != 2 or len(As) != len(Bs):
+            raise ValidationError(
+                f"As, Bs: expected two equally long lists of equal-sized index sets, got shapes {As.shape} and {Bs.shape}"
+            )
+        if len(As) == 0:
+            return np.zeros(0)
+        self.n_tests += len(As)
+        sd = np.sqrt(np.abs(np.diag(self._S)))
+        sd[sd == 0] = 1.0
+        block = self._S[As[:, :, None], Bs[:, None, :]] / (sd[As][:, :, None] * sd[Bs][:, None, :])
+        s = np.linalg.svd(block, compute_uv=False)
+        thresh = self.tol * np.maximum(1.0, s[:, :1])
+        ranks = np.sum(s > thresh, axis=1)
+        return (ranks <= r).astype(float)
