@@ -373,20 +373,31 @@ class MEC(Equivalence):
 
 
 class LatentRelabeling(Equivalence):
-    """Ĝ = G up to renaming hidden nodes: best bijection of padded hidden nodes (rlcd.md §7)."""
+    """Ĝ = G up to renaming hidden nodes: best bijection of padded hidden nodes (rlcd.md §7).
+
+    ``marks="cpdag"`` compares Markov equivalence classes (for claims that
+    include ``mec``); ``"as_given"`` scores the orientations as output (for
+    methods such as OLC that identify directions).
+    """
 
     name = "latent_relabeling"
+
+    def __init__(self, marks: str = "as_given"):
+        self.marks = marks
 
     def align(self, pair: Pair) -> Alignment:
         if pair.true_graph is None or pair.est_graph is None:
             raise ValidationError("latent_relabeling: expected a true and an estimated graph, got None")
-        res = latent_graph_scores(pair.true_graph, pair.est_graph)
+        res = latent_graph_scores(pair.true_graph, pair.est_graph, marks=self.marks)
         matching = "approximate" if res.get("approximate") else "exact"
         return Alignment(self.name, matching=matching, extra={"result": res})
 
     def score(self, pair: Pair, alignment: Alignment) -> dict[str, float]:
         res = alignment.extra["result"]
-        keys = ("f1_all", "f1_observed", "shd", "n_hidden_error", "paper_f1_all", "paper_shd")
+        keys = (
+            "f1_all", "f1_observed", "shd", "shd_marks", "directed_precision", "directed_recall", "directed_f1",
+            "n_hidden_error", "paper_f1_all", "paper_shd",
+        )
         return {k: float(res[k]) for k in keys if k in res}
 
 
