@@ -19,16 +19,19 @@ ILP matching, not its more optimistic variant that minimises the ``B0``
 error itself. The one permutation ``P`` (``z ≈ P ẑ``) is applied to the
 unmixing, to ``B0`` and to the targets.
 
-**Scales.** Each aligned estimated row is divided by its entry at the
-column where the true row has its signed largest-magnitude entry (the
-truth's normaliser, so that entry is +1 on both sides); ``B0`` is
+**Scales.** Both sides are row-normalised by the same rule, the
+project's (linear_cd.md §3): each row is divided by its largest
+magnitude, so that entry is ±1, and the sign is the truth's: an aligned
+estimated row is divided by ``sign(ĥ[j*]) max|ĥ|`` where ``j*`` is the
+column of the true row's signed largest-magnitude entry. ``B0`` is
 rescaled consistently (``ẑ_i -> ẑ_i / c_i`` multiplies column ``i`` of
-``B0`` by ``c_i``) and its rows signed to a positive diagonal. Using the
-truth's normaliser avoids a spurious sign flip of a whole row when two
-entries of a true row have nearly equal magnitude (the estimate's own
-signed-max normaliser can then pick the other one); when the two
-normalisers pick the same entry, which is the usual case, the result is
-identical to normalising each side by its own.
+``B0`` by ``c_i``) and its rows signed to a positive diagonal. When an
+estimated row is close to the true one this is the signed max-abs
+normalisation itself; reading the sign at ``j*`` only avoids a spurious
+flip of a whole row when two entries of a true row have nearly equal
+magnitude and opposite signs (the estimate's own signed max can then sit
+on the other one), and the magnitude rule keeps the error of a wrong row
+bounded (each normalised row has entries in [-1, 1]).
 
 **Scores.** ``h_error = ||H - P Ĥ||_F``, ``b0_error = ||B0 - P B̂0 P^T||_F``,
 ``all_targets_correct`` (1.0 when every context's target is right) and
@@ -116,12 +119,13 @@ def linear_model_scores(H, B0, graph, true_targets, H_hat, B0_hat, est_targets) 
     rows = np.arange(d)
     H = H / H[rows, np.argmax(np.abs(H), axis=1)][:, None]
     Ha = P @ H_hat
-    c = Ha[rows, np.argmax(np.abs(H), axis=1)]
-    c = np.where(np.abs(c) > 1e-300, c, 1.0)
+    sign = np.sign(Ha[rows, np.argmax(np.abs(H), axis=1)])
+    c = np.where(sign == 0, 1.0, sign) * np.abs(Ha).max(axis=1)
+    c = np.where(c != 0, c, 1.0)
     Ha = Ha / c[:, None]
     Ba = (P @ np.asarray(B0_hat, dtype=float) @ P.T) * c[None, :]
-    sign = np.sign(np.diag(Ba))
-    Ba = Ba * np.where(sign == 0, 1.0, sign)[:, None]
+    diag_sign = np.sign(np.diag(Ba))
+    Ba = Ba * np.where(diag_sign == 0, 1.0, diag_sign)[:, None]
     return {
         "h_error": float(np.linalg.norm(H - Ha)),
         "b0_error": float(np.linalg.norm(np.asarray(B0, dtype=float) - Ba)),

@@ -31,11 +31,11 @@ from itertools import combinations
 
 import networkx as nx
 
-from crl.exceptions import CyclicGraphError
 from crl._graph_marks import directed_part, raise_if_cyclic
+from crl.exceptions import CyclicGraphError
 from crl.graphs import add_marked_edge, meek_orient
 
-__all__ = ["orient"]
+__all__ = ["orient", "merge_and_orient"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +117,75 @@ def orient(adj, is_obs, sepset_of, strong, bridges, separates=lambda a, b, c: Fa
             if u < v:
                 add_marked_edge(G, u, v, "---")
     return G
+
+
+def merge_and_orient(p, adj, sepsets, groups, rank_test, sepset_search=None):
+    """Replace each group's X–X edges by its search result, then orient (rules 1–3 above).
+
+    Parameters
+    ----------
+    p : int
+        Number of observed variables (ids ``0..p-1``; hidden ids are larger).
+    adj : list of set
+        Phase-1 skeleton over the observed variables.
+    sepsets : dict (i, j) -> tuple
+        Phase-1 separating sets (``i < j``).
+    groups : list of (observed ids, edges)
+        Per group: its observed variables and the ``(u, v, origin)`` edges of
+        its search (origin ``"cluster"`` for cover arrows).
+    rank_test : RankTest or OracleRankTest
+    sepset_search : callable (a, b, candidates) -> tuple or None, optional
+        Searches a separating set of two observed variables that Phase 1 did
+        not separate (for ``stage1="all"``/``"ges"``, which record none).
+
+    Returns
+    -------
+    cpdag : networkx.DiGraph
+        Over integer ids.
+    hidden : list of int
+        The hidden ids in use, sorted.
+    """
+    nb = {i: set(adj[i]) for i in range(p)}
+    strong: dict = {}
+    membership: dict = {}
+    observed_children: dict = {}
+    for gi, (obs, _edges) in enumerate(groups):
+        for x in obs:
+            membership.setdefault(x, set()).add(gi)
+            nb[x] -= set(obs)
+    for gi, (_obs, edges) in enumerate(groups):
+        for u, v, origin in edges:
+            nb.setdefault(u, set()).add(v)
+            nb.setdefault(v, set()).add(u)
+            if origin == "cluster":
+                strong.setdefault((u, v), set()).add(gi)
+            if u >= p and v < p:
+                observed_children.setdefault(u, set()).add(v)
+    strong = {k: frozenset(v) for k, v in strong.items()}
+    bridges = {x for x, gs in membership.items() if len(gs) > 1}
+    cache: dict = {}
+
+    def sepset_of(a, b):
+        key = (min(a, b), max(a, b))
+        if key in sepsets:
+            return sepsets[key]
+        if sepset_search is None:
+            return None
+        if key not in cache:
+            cache[key] = sepset_search(a, b, {w for w in nb[a] | nb[b] if w < p})
+        return cache[key]
+
+    def measures(v):
+        return {v} if v < p else observed_children.get(v, set())
+
+    def separates(a, b, c):
+        # c's measured children split over both sides: rank <= 1 iff c alone t-separates them
+        ma, mb, mc = measures(a), measures(b), measures(c)
+        Ma, Mb, Mc = sorted(ma - mb - mc), sorted(mb - ma - mc), sorted(mc - ma - mb)
+        if not Ma or not Mb or len(Mc) < 2:
+            return False
+        h = len(Mc) // 2
+        return bool(rank_test.test(Ma + Mc[:h], Mb + Mc[h:], 1))
+
+    cp = orient(nb, lambda v: v < p, sepset_of, strong, bridges, separates)
+    return cp, sorted(v for v in nb if v >= p)

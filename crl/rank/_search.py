@@ -1,8 +1,9 @@
-"""Phases 2 and 3 of RLCD inside one group of observed variables (private).
+"""Phase 2 of RLCD inside one group of observed variables (private).
 
-The cluster search (Alg. 3 of Dong et al., ICLR 2024) and its refinement
-(Alg. 5). The bookkeeping follows the authors' released code
-(``LatentGroups`` / ``findClusters`` of the reference implementation), which
+The cluster search (Alg. 3 of Dong et al., ICLR 2024); the refinement
+(Alg. 5) and the finishing step are in :mod:`crl.rank._refine`. The
+bookkeeping follows the authors' released code (``LatentGroups`` /
+``findClusters`` of the reference implementation), which
 recovers the six fixtures of rlcd.md §6.2 exactly with an oracle rank test;
 it is re-implemented here on integer variable ids and frozensets with
 deterministic iteration orders, memoised structural queries and a shared rank
@@ -23,86 +24,19 @@ Vocabulary
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections import deque
 from itertools import chain, combinations
 
-__all__ = ["GroupSearch"]
+from crl.rank._covers import _dedup, _key, _minimal_subsets, _set_difference, _setlen, _vars
+
+__all__ = ["ClusterSearch"]
 
 logger = logging.getLogger(__name__)
 
 
-def _key(cover) -> tuple:
-    return tuple(sorted(cover))
-
-
-def _vars(covers) -> frozenset:
-    out = set()
-    for c in covers:
-        out |= c
-    return frozenset(out)
-
-
-def _setlen(covers) -> int:
-    return len(_vars(covers))
-
-
-def _set_difference(As, Bs) -> set:
-    """Covers of ``As`` that are not in ``Bs`` and share no variable with any cover of ``Bs``."""
-    bv = _vars(Bs)
-    return {A for A in As if A not in Bs and not (A & bv)}
-
-
-def _dedup(Vs) -> set:
-    """Drop covers that are strict subsets of another cover of ``Vs``."""
-    Vs = set(Vs)
-    return {V for V in Vs if not any(V < W for W in Vs)}
-
-
-def _minimal_subsets(covers, k: int):
-    """Sets of pairwise disjoint covers with total size > ``k``, minimal in the last (smallest) cover.
-
-    The reference's ``generateSubsetMinimal``: covers are taken largest first;
-    each yielded set exceeds ``k`` only because of its last, smallest cover.
-    """
-    d: dict[int, list] = {}
-    for v in sorted(covers, key=_key):
-        d.setdefault(len(v), []).append(v)
-
-    def rec(d, gap, cur):
-        if not d:
-            return
-        d = {dim: list(vs) for dim, vs in d.items()}
-        cur = set(cur)
-        top = max(d)
-        v = d[top].pop()
-        if not d[top]:
-            del d[top]
-        if d:
-            yield from rec(d, gap, cur)
-        if not any(v & g for g in cur):
-            cur.add(v)
-            gap -= top
-        if gap >= 0 and d:
-            yield from rec(d, gap, cur)
-        if gap < 0:
-            yield cur
-
-    yield from rec(d, k, set())
-
-
-def _splits(before: frozenset, after: frozenset) -> bool:
-    """True when ``after`` refines ``before`` and divides some cluster of ``before`` in two or more."""
-    if after == before:
-        return False
-    if not all(any(N <= O for O in before) for N in after):
-        return False
-    return any(sum(1 for N in after if N <= O and N != O) >= 2 for O in before)
-
-
-class GroupSearch:
-    """Cluster search (Phase 2) and refinement (Phase 3) over one group of observed variables.
+class ClusterSearch:
+    """Cluster search (Phase 2) over one group of observed variables.
 
     Parameters
     ----------
@@ -189,8 +123,21 @@ class GroupSearch:
         return out
 
     def parents(self, Vs) -> set:
-        Vs = set(Vs)
-        return _dedup({P for P, e in self.ld.items() if Vs & e["children"]})
+        key = ("pa", frozenset(Vs))
+        out = self._memo.get(key)
+        if out is None:
+            Vs = key[1]
+            out = frozenset(_dedup({P for P, e in self.ld.items() if Vs & e["children"]}))
+            self._memo[key] = out
+        return set(out)
+
+    def _children_vars(self, L) -> frozenset:
+        key = ("chv", L)
+        out = self._memo.get(key)
+        if out is None:
+            out = _vars(self.children(L))
+            self._memo[key] = out
+        return out
 
     def subcovers(self, L) -> set:
         cands = set(self.ld) | {frozenset({x}) for x in self.obs}
@@ -280,7 +227,7 @@ class GroupSearch:
 
     def contains_cluster(self, As, nonsinks) -> bool:
         av, ns = _vars(As), set(nonsinks)
-        return any(len(av & _vars(self.children(L))) + len(ns & L) > len(L) for L in self.ld)
+        return any(len(av & self._children_vars(L)) + len(ns & L) > len(L) for L in self.ld)
 
     def overlap_pa_ch(self, As) -> bool:
         for V in As:
@@ -295,17 +242,25 @@ class GroupSearch:
 
     def nonsinks_are_children(self, As, nonsinks) -> bool:
         av, ns = _vars(As), set(nonsinks)
-        return any((av & L) and (_vars(self.children(L)) & ns) for L in self.ld)
+        return any((av & L) and (self._children_vars(L) & ns) for L in self.ld)
 
     def parent_cardinality(self, Vs) -> int:
-        Vs = set(Vs)
+        """Size of ``Vs`` after replacing clusters inside it by their atomic parents, recursively."""
+        key = ("pc", frozenset(Vs))
+        out = self._memo.get(key)
+        if out is None:
+            out = self._parent_cardinality(set(Vs))
+            self._memo[key] = out
+        return out
+
+    def _parent_cardinality(self, Vs) -> int:
         k1 = _setlen(Vs)
         for L in list(self.ld):
             if not self._is_atomic(L):
                 continue
             ch = self.children(L)
             vv = _vars(Vs)
-            if len(vv & _vars(ch)) + len(vv & L) > len(L):
+            if len(vv & self._children_vars(L)) + len(vv & L) > len(L):
                 Vs -= ch
                 Vs.discard(L)
                 for v in _vars(Vs) & L:
@@ -313,7 +268,7 @@ class GroupSearch:
                         Vs.discard(frozenset({v}))
                 Vs.add(L)
         k2 = _setlen(Vs)
-        return self.parent_cardinality(Vs) if k2 < k1 else k1
+        return self._parent_cardinality(Vs) if k2 < k1 else k1
 
     # ------------------------------------------------------------------ one round of tests
 
@@ -565,133 +520,3 @@ class GroupSearch:
                 k += 1
             if k > self.max_k:
                 break
-
-    def latent_covers(self) -> list:
-        """Atomic covers with at least one hidden member, in discovery order."""
-        return [P for P in self.ld if self._is_atomic(P) and not self.is_obs(P)]
-
-    def _neighbour_covers(self, V) -> set:
-        """Hidden-member covers adjacent to ``V``: its parents and its cover children."""
-        out = set()
-        for P, e in self.ld.items():
-            if P == V:
-                out |= {C for C in e["children"] if not self.is_obs(C)}
-            elif V in e["children"] or (not self._is_atomic(P) and V < P):
-                if not self.is_obs(P):
-                    out |= {S for S in e["subcovers"] if not self.is_obs(S)} if not self._is_atomic(P) else {P}
-        return {c for c in out if c != V}
-
-    def _remove_covers(self, covers):
-        """Delete covers (and covers containing their members); their children become active again."""
-        gone = _vars(covers)
-        for P in list(self.ld):
-            if P in covers or (P & gone and not self.is_obs(P)):
-                del self.ld[P]
-                self.atomic.pop(P, None)
-        for P, e in self.ld.items():
-            e["children"] = {C for C in e["children"] if not (C & gone)}
-            e["subcovers"] = {S for S in e["subcovers"] if not (S & gone)}
-        for P in [P for P, e in self.ld.items() if not e["children"]]:
-            del self.ld[P]
-            self.atomic.pop(P, None)
-        self.origin = {pc: o for pc, o in self.origin.items() if pc[0] in self.ld and pc[1] in self.ld[pc[0]]["children"]}
-        self._touch()
-        self.update_active()
-        self.update_nonsink()
-
-    _STATE = ("ld", "atomic", "origin", "leaf", "Xns", "nonsink_active", "active", "cna")
-
-    def _snapshot(self) -> dict:
-        snap = {name: copy.deepcopy(getattr(self, name)) for name in self._STATE}
-        return snap
-
-    def _restore(self, snap: dict) -> None:
-        for name, value in snap.items():
-            setattr(self, name, copy.deepcopy(value))
-        self._touch()
-
-    def signature(self) -> frozenset:
-        """The observed variables each hidden cover explains (its observed members and observed children)."""
-        out = set()
-        for P in self.latent_covers():
-            kids = {v for C in self.ld[P]["children"] if self.is_obs(C) for v in C}
-            out.add(frozenset(kids | {v for v in P if v in self.obs_set}))
-        return frozenset(out)
-
-    def refine(self):
-        """Phase 3 (Alg. 5): for each atomic hidden cover, delete it and its hidden neighbours, search again.
-
-        A rerun is kept only when it *splits* clusters: every set of observed
-        variables explained by a hidden cover after the rerun
-        (:meth:`signature`) lies inside one explained before, and some
-        cluster from before is divided among two or more new ones — the
-        oversized clusters that finite-sample errors cause, which is what the
-        phase is for. Any other change is discarded: a rerun from a partial
-        state has less context than the first pass and, even with exact rank
-        tests, can re-derive links between hidden covers differently
-        (rerunning the diamond of ``mm_a`` gives a non-equivalent graph).
-        Returns the number of reruns kept.
-        """
-        kept = 0
-        done = set()
-        queue = list(self.latent_covers())
-        while queue:
-            V = queue.pop(0)
-            if V not in self.ld or V in done:
-                continue
-            done.add(V)
-            before, snap = self.signature(), self._snapshot()
-            drop = {V} | self._neighbour_covers(V)
-            self._remove_covers(drop)
-            self.find_clusters()
-            after = self.signature()
-            if not _splits(before, after):
-                self._restore(snap)
-                continue
-            kept += 1
-            logger.debug("refinement of %s kept: clusters %s -> %s", sorted(V), sorted(map(sorted, before)),
-                         sorted(map(sorted, after)))
-            # covers rediscovered by this rerun count as refined (as in Hier. rank)
-            done |= set(self.latent_covers()) - set(snap["ld"])
-        self.refined = done
-        return kept
-
-    def finish(self):
-        """Attach leftover observed covers to dependent hidden covers; link leftover hidden covers by ``---``."""
-        self.update_active(finish=True)
-        if len(self.active) == 1:
-            return
-        self.update_active(finish=False)
-        remain = sorted(self.active, key=_key)
-        lat = [c for c in remain if not self.is_obs(c) and self._is_atomic(c)]
-        obsc = [c for c in remain if self.is_obs(c)]
-        if obsc:
-            for oc in obsc:
-                to_add = {lc for lc in lat if not self.test_rank({oc}, {lc}, 0, [])[0]}
-                if to_add:
-                    self.add_or_update(oc, to_add, origin="finish")
-                    self.update_active()
-            return
-        self.update_active(finish=True)
-        lat = [c for c in sorted(self.active, key=_key) if not self.is_obs(c)]
-        if len(lat) >= 2:
-            if len(lat) > 2:
-                logger.info(
-                    "%d hidden covers remain unconnected at the end of the search; they are linked in an "
-                    "arbitrary chain of undirected edges (the reference code chains them L_i -> L_i+1)", len(lat)
-                )
-            for a, b in zip(lat[:-1], lat[1:]):
-                self.add_or_update(a, {b}, origin="chain")
-                self.update_active()
-
-    def edges(self) -> list:
-        """``(u, v, origin)`` for every member ``u`` of a parent cover and every member ``v`` of its child covers."""
-        out = {}
-        for P, e in self.ld.items():
-            for C in e["children"]:
-                o = self.origin.get((P, C), "cluster")
-                for u in sorted(P):
-                    for v in sorted(C):
-                        if u != v and (u, v) not in out:
-                            out[(u, v)] = o
-        return [(u, v, o) for (u, v), o in out.items()]

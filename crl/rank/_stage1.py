@@ -26,10 +26,25 @@ __all__ = ["pc_skeleton", "ges_skeleton", "complete_skeleton", "partition", "fin
 
 logger = logging.getLogger(__name__)
 
+_CHUNK = 50_000  # CI tests per batched evaluation
+
 
 def complete_skeleton(p: int) -> list[set]:
     """Every pair adjacent (``stage1="all"``)."""
     return [set(range(p)) - {i} for i in range(p)]
+
+
+def _flush(rank_test, buffer: list, level: int, alpha: float, sepsets: dict) -> int:
+    """Evaluate the buffered CI tests in one batch, record the first separating set per pair, empty the buffer."""
+    if not buffer:
+        return 0
+    pv = rank_test.pvalues_batch([[x, *S] for _, x, _, S in buffer], [[y, *S] for _, _, y, S in buffer], level)
+    for (pair, _, _, S), pval in zip(buffer, pv):
+        if pval >= alpha and pair not in sepsets:
+            sepsets[pair] = tuple(S)
+    count = len(buffer)
+    buffer.clear()
+    return count
 
 
 def pc_skeleton(rank_test, p: int, alpha: float, depth: int | None) -> tuple[list[set], dict, int]:
@@ -60,24 +75,24 @@ def pc_skeleton(rank_test, p: int, alpha: float, depth: int | None) -> tuple[lis
     level = 0
     while True:
         frozen = [set(a) for a in adj]
-        cands = []  # (pair, S) in the order PC visits them
+        buffer: list = []  # (pair, x, y, S), evaluated in batches of _CHUNK tests
+        any_test = False
         for x in range(p):
             for y in sorted(frozen[x]):
                 others = sorted(frozen[x] - {y})
                 if len(others) < level:
                     continue
                 pair = (min(x, y), max(x, y))
+                if pair in sepsets:  # separated earlier in this level: PC tests no further sets
+                    continue
                 for S in combinations(others, level):
-                    cands.append((pair, x, y, S))
-        if not cands:
+                    buffer.append((pair, x, y, S))
+                    any_test = True
+                    if len(buffer) >= _CHUNK:
+                        n_tests += _flush(rank_test, buffer, level, alpha, sepsets)
+        n_tests += _flush(rank_test, buffer, level, alpha, sepsets)
+        if not any_test:
             break
-        As = [[x, *S] for _, x, _, S in cands]
-        Bs = [[y, *S] for _, _, y, S in cands]
-        pv = rank_test.pvalues_batch(As, Bs, level)
-        n_tests += len(cands)
-        for (pair, _, _, S), pval in zip(cands, pv):
-            if pval >= alpha and pair not in sepsets:
-                sepsets[pair] = tuple(S)
         for (i, j) in sepsets:
             adj[i].discard(j)
             adj[j].discard(i)

@@ -31,6 +31,7 @@ to at most ``1 - 1e-15``, so testing ``r < c`` rejects with a huge statistic.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 
@@ -171,16 +172,15 @@ def rank_statistic(rho, n: int, p: int, q: int, r: int, *, statistic: str = "bar
     df : int
         ``(p - r)(q - r)``, or 0 when ``r >= min(p, q)``.
     """
-    rho = np.minimum(np.asarray(rho, dtype=float), _RHO_MAX)
     if r >= min(p, q):
         return 0.0, 0
     df = (p - r) * (q - r)
-    tail = float(-np.sum(np.log1p(-rho[r:] ** 2)))
+    rho = [min(float(x), _RHO_MAX) for x in rho]  # tiny arrays: plain floats are faster than numpy
+    tail = -sum(math.log1p(-x * x) for x in rho[r:])
     if statistic == "bartlett":
         factor = n - (p + q + 3) / 2.0
     else:
-        head = rho[:r]
-        factor = n * n_scaling - r - (p + q + 1) / 2.0 + float(np.sum(1.0 / np.maximum(head, 1e-300) ** 2 - 1.0))
+        factor = n * n_scaling - r - (p + q + 1) / 2.0 + sum(1.0 / max(x, 1e-300) ** 2 - 1.0 for x in rho[:r])
     return max(factor, 0.0) * tail, df
 
 

@@ -9,9 +9,16 @@ from sklearn.base import clone
 import crl
 import simulators
 from crl.exceptions import CRLError, UnknownNameError, ValidationError
-from crl.graphs import dag_to_cpdag, graph_kind, latent_nodes, marked_edges, observed_nodes, to_adjacency
+from crl.graphs import (
+    dag_to_cpdag,
+    graph_kind,
+    latent_nodes,
+    marked_edges,
+    observed_nodes,
+    to_adjacency,
+)
 from crl.rank import RLCD
-from crl.rank._search import _minimal_subsets, _splits
+from crl.rank._covers import _minimal_subsets, _splits
 from identifiability import evaluate
 from identifiability.latent_graphs import latent_graph_scores
 from simulators.partial import build_latent_dag, partially_observed_problem

@@ -98,6 +98,7 @@ def test_applies_and_null():
     sc, null = scores(est, P, random_state=0)
     assert set(sc) == set(null) == {"h_error", "b0_error", "all_targets_correct", "targets_correct"}
     assert sc["h_error"] < 0.05 and null["h_error"] > 1.0
+    assert null["h_error"] <= 2 * np.sqrt(est.unmixing_.size)  # normalised rows: a wrong row's error is bounded
     assert sc["all_targets_correct"] == 1.0
     assert np.isfinite(null["b0_error"]) and null["b0_error"] > sc["b0_error"]
     # the null is seeded
