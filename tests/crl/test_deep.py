@@ -26,6 +26,15 @@ from crl.deep import (  # noqa: E402
 from crl.exceptions import CRLError, UnknownNameError, ValidationError  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The tests' tensors live outside the learners' thread cap; extra threads on busy shared cores cost a lot."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def test_mlp_shapes_and_hidden_specs():
     net = mlp(5, 3, hidden=(16, 8), activation="elu")
     linears = [m for m in net if isinstance(m, torch.nn.Linear)]
@@ -69,10 +78,10 @@ def test_select_device():
 
 
 def test_limit_threads_restores_and_reads_the_environment(monkeypatch):
-    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
     with limit_threads(1) as n:
         assert n == 1 and torch.get_num_threads() == 1
-    assert torch.get_num_threads() == previous
+    assert torch.get_num_threads() == 2
     monkeypatch.setenv("CRL_NUM_THREADS", "3")
     assert default_threads() == 3
     monkeypatch.setenv("CRL_NUM_THREADS", "many")
