@@ -60,7 +60,12 @@ def _frame(store, suite=None):
                 **{f"size.{k}": v for k, v in cfg.get("scenario_params", {}).items() if k in SIZE_PARAMS},
             }
         )
-    return pd.DataFrame.from_records(records)
+    df = pd.DataFrame.from_records(records)
+    # a store holding only failed tasks has no numbers: keep the numeric columns numeric anyway
+    for col in ("value", "null", "wall_s"):
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
 
 
 def summarise(store, *, suite=None):

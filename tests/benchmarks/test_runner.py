@@ -193,3 +193,14 @@ def test_bench_run_prints_table(tiny, tmp_path, capsys):
 
         parse_shard("3/2")
     assert Path(tmp_path / "s.sqlite").exists()
+
+
+def test_report_of_a_store_where_every_task_failed(tmp_path):
+    path = tmp_path / "allfail.toml"
+    path.write_text("[suite]\nname='allfail'\nseeds=[0, 1]\n[[scenarios]]\nname='olc'\nparams={n=0}\n[[learners]]\nname='EmptyGraph'\n")
+    store_path = tmp_path / "s.sqlite"
+    with ResultsStore(store_path) as store:
+        assert run_suite(load_suite(path), store)["failed"] == 2
+    out = tmp_path / "report"
+    assert main(["bench", "report", str(store_path), "--out", str(out)]) == 0
+    assert "(all tasks failed)" in (out / "report.md").read_text()
