@@ -145,14 +145,18 @@ def test_batch_pvalues_match_scalar_ones():
 
 def test_per_rank_levels_and_covariance_input():
     rng = np.random.default_rng(7)
-    X, a, b = _factor_data(1000, rng, r=1)
-    strict = RankTest(X, alpha={0: 1e-300, 1: 0.5})
-    assert strict.level(0) == 1e-300 and strict.level(1) == 0.5
-    assert strict.test(a, b, 0) or strict.pvalue(a, b, 0) < 1e-6  # rank-0 level effectively never rejects
+    X, a, b = _factor_data(1000, rng, r=1, loading=0.15)  # weak dependence: a moderate p-value
+    pval = RankTest(X).pvalue(a, b, 0)
+    assert 1e-12 < pval < 0.5
+    # the decision at rank 0 follows the rank-0 level only
+    assert not RankTest(X, alpha={0: min(1.0, 2 * pval), 1: 1e-9}).test(a, b, 0)
+    assert RankTest(X, alpha={0: pval / 2, 1: 0.9}).test(a, b, 0)
+    levels = RankTest(X, alpha={0: 0.01, 1: 0.5})
+    assert levels.level(0) == 0.01 and levels.level(1) == 0.5
+    with pytest.raises(ValidationError, match="rank 2"):
+        levels.test(a, b, 2)
     from_cov = RankTest(covariance=np.cov(X.T), n=1000)
     assert from_cov.pvalue(a, b, 1) == pytest.approx(RankTest(X).pvalue(a, b, 1), rel=1e-6)
-    with pytest.raises(ValidationError, match="rank 2"):
-        strict.test(a, b, 2)
 
 
 def test_cache_counts_hits_for_reordered_sets():
