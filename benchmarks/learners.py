@@ -6,6 +6,10 @@ problem's metadata get it injected here, explicitly: an ``__init__``
 parameter called ``problem``, ``graph`` (the true graph) or
 ``feature_names`` receives it unless the suite sets it. Nothing else of the
 truth reaches a learner.
+
+A learner with a ``random_state`` parameter that the suite leaves unset gets
+the task's seed, so that seeds differ across a sweep's repetitions and every
+task is reproducible.
 """
 
 from __future__ import annotations
@@ -71,11 +75,17 @@ def learner_parameters(name: str) -> list[str]:
     ]
 
 
-def make_learner(name: str, params=None, problem=None):
-    """Instantiate ``name`` with ``params``, injecting :data:`INJECTED` parameters from ``problem``."""
+def make_learner(name: str, params=None, problem=None, seed=None):
+    """Instantiate ``name`` with ``params``, injecting :data:`INJECTED` parameters from ``problem``.
+
+    ``seed`` (the task's seed) becomes ``random_state`` when the learner takes one and
+    ``params`` does not set it.
+    """
     cls = learner_class(name)
     kwargs = dict(params or {})
     accepted = learner_parameters(name)
+    if seed is not None and "random_state" in accepted and "random_state" not in kwargs:
+        kwargs["random_state"] = int(seed)
     if problem is not None:
         sources = {"problem": problem, "graph": problem.truth.graph, "feature_names": problem.feature_names or None}
         for key in INJECTED:

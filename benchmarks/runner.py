@@ -62,7 +62,7 @@ def execute_task(config: Mapping) -> dict:
     }
     try:
         problem = scenario(config["scenario"], random_state=config["seed"], **config.get("scenario_params", {}))
-        learner = make_learner(config["learner"], config.get("learner_params", {}), problem)
+        learner = make_learner(config["learner"], config.get("learner_params", {}), problem, seed=config["seed"])
         options = dict(config.get("evaluate", {}))
         report = evaluate(learner, problem, random_state=config["seed"], **options)
         out["metrics"] = {k: _finite(v) for k, v in report.scores.items()}

@@ -204,3 +204,13 @@ def test_report_of_a_store_where_every_task_failed(tmp_path):
     out = tmp_path / "report"
     assert main(["bench", "report", str(store_path), "--out", str(out)]) == 0
     assert "(all tasks failed)" in (out / "report.md").read_text()
+
+
+def test_task_seed_reaches_learners_random_state():
+    from benchmarks.learners import make_learner
+
+    assert make_learner("RandomEncoder", {}, seed=7).random_state == 7
+    # a suite's explicit setting wins over the task seed
+    assert make_learner("RandomEncoder", {"random_state": 3}, seed=7).random_state == 3
+    # learners without a random_state are left alone
+    assert "random_state" not in make_learner("EmptyGraph", {}, seed=7).get_params()
