@@ -15,7 +15,7 @@ from multiprocessing.connection import wait
 
 from crl.exceptions import ConfigError
 
-__all__ = ["run_local", "run_dask"]
+__all__ = ["run_local", "run_dask", "execute_isolated"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,15 +87,48 @@ def run_local(todo, *, jobs: int = 1, timeout: float | None = None, on_result) -
                 on_result(key, result)
 
 
+def execute_isolated(config, timeout: float, threads: int = 1) -> dict:
+    """Run one task in a child process on the calling machine and kill it after ``timeout`` s.
+
+    Used by the Dask engine, whose workers cannot stop a running function.
+    The child is started with ``spawn`` (``forkserver`` where available),
+    not ``fork``: Dask workers are threaded, and forking a threaded process
+    can deadlock the child. The start-up costs about a second per task,
+    which is why the engine isolates tasks only when a timeout is set.
+    """
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(config, send, threads), daemon=True)
+    start = time.monotonic()
+    proc.start()
+    send.close()
+    try:
+        if recv.poll(timeout):
+            try:
+                return recv.recv()
+            except EOFError:
+                pass
+            proc.join()
+            return _failure(config, "error", f"worker exited with code {proc.exitcode} without a result",
+                            time.monotonic() - start)
+        proc.kill()
+        return _failure(config, "timeout", f"task exceeded the timeout of {timeout} s", time.monotonic() - start)
+    finally:
+        proc.join()
+        recv.close()
+
+
 def run_dask(todo, *, jobs: int = 1, scheduler: str | None = None, timeout: float | None = None, on_result) -> None:
     """Run the tasks on a ``dask.distributed`` cluster.
 
     With ``scheduler=None`` an in-process ``LocalCluster`` with ``jobs``
     worker threads is started and closed; otherwise the client connects to
     ``scheduler`` (for example the address of a ``dask-jobqueue`` SLURM or
-    PBS cluster). Dask cannot stop a running task, so per-task timeouts are
-    not enforced on this engine (a warning says so); use the local engine,
-    or the scheduler's own limits, when tasks may hang.
+    PBS cluster). Without a timeout each task runs in the worker itself;
+    with one, each runs in a child process of the worker that is killed at
+    the timeout (:func:`execute_isolated`), so a hung task is recorded as
+    ``timeout`` and frees its worker.
     """
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -103,8 +136,6 @@ def run_dask(todo, *, jobs: int = 1, scheduler: str | None = None, timeout: floa
         raise ConfigError("--engine dask: dask.distributed is not installed; pip install -e '.[dask]'") from None
     from benchmarks.runner import execute_task
 
-    if timeout is not None:
-        logger.warning("the dask engine does not enforce per-task timeouts (got %s s); running without", timeout)
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=1, threads_per_worker=jobs, processes=False, dashboard_address=None)
@@ -112,8 +143,9 @@ def run_dask(todo, *, jobs: int = 1, scheduler: str | None = None, timeout: floa
     else:
         client = Client(scheduler)
     try:
+        fn, extra = (execute_task, ()) if timeout is None else (execute_isolated, (timeout,))
         futures = {
-            client.submit(execute_task, config, key=f"crl-task-{key}", pure=False): (key, config) for key, config in todo
+            client.submit(fn, config, *extra, key=f"crl-task-{key}", pure=False): (key, config) for key, config in todo
         }
         for fut in as_completed(futures):
             key, config = futures[fut]

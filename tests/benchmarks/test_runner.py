@@ -214,3 +214,21 @@ def test_task_seed_reaches_learners_random_state():
     assert make_learner("RandomEncoder", {"random_state": 3}, seed=7).random_state == 3
     # learners without a random_state are left alone
     assert "random_state" not in make_learner("EmptyGraph", {}, seed=7).get_params()
+
+
+def test_dask_engine_enforces_timeouts(tmp_path):
+    pytest.importorskip("dask.distributed")
+    path = tmp_path / "mixed.toml"
+    # GIN with the kernel test on 2000 rows runs for minutes; the empty graph takes a second
+    path.write_text(
+        "[suite]\nname='mixed'\nseeds=[0]\n[[scenarios]]\nname='rlcd_measurement'\nparams={n=2000, noise='uniform'}\n"
+        "[[learners]]\nname='EmptyGraph'\n"
+        "[[learners]]\nname='GINPeer'\nparams={indep_test='kci', max_samples=2000}\n"
+    )
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        start = time.monotonic()
+        counts = run_suite(load_suite(path), store, engine="dask", jobs=2, timeout=12.0)
+        assert time.monotonic() - start < 60
+        status = {r["config"]["learner"]: r["status"] for r in store.rows()}
+        assert status == {"EmptyGraph": "ok", "GINPeer": "timeout"}
+        assert counts["ok"] == 1 and counts["failed"] == 1
