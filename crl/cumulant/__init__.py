@@ -17,8 +17,10 @@ from crl.cumulant.cumulants import (
     surrogate_weights,
 )
 from crl.cumulant.independence import (
+    CumulantTestResult,
     HSICResult,
     IndependenceTester,
+    cross_cumulant_test,
     fisher_combine,
     hsic_test,
     median_bandwidth,
@@ -28,9 +30,11 @@ from crl.cumulant.olc import OLC
 __all__ = [
     "OLC",
     "CumulantCache",
+    "CumulantTestResult",
     "HSICResult",
     "IndependenceTester",
     "OLCLoadings",
+    "cross_cumulant_test",
     "cumulant_tensor",
     "fisher_combine",
     "hsic_test",

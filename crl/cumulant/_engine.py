@@ -15,9 +15,27 @@ directed F1 of 0 (largest 0.2).
 Additions to the reference's mechanics, each a guard against a failure
 seen on the olc scenario (dev seeds, not the benchmark's):
 
-- an instrument check before a phase-1 orientation (``_confounded``);
-- a second-moment screen next to every HSIC decision (``_moment_pvalue``);
+- an instrument check before a phase-1 orientation (``_confounded``), which
+  ignores a common neighbour ``z`` that fits as an unconfounded descendant
+  of the putative cause (``_descends_from``): a common child, a mediator, or
+  a child of the cause that shares a latent with the effect is no evidence
+  of confounding (without this, a root parent of two children of a latent
+  was vetoed and then certified as a third child of that latent);
+- next to every HSIC decision, the cross-cumulant test
+  (:func:`~crl.cumulant.independence.cross_cumulant_test`; ``screen``):
+  corrected for the estimated slope in phases 1-2 (least squares) and in
+  the latent certificate 3c (an IV residual with instrument ``z``), moments
+  even in the surrogate only in 3a, 3b and child attachment;
+- the marginal skeleton uses HSIC and the cross-cumulant test (covariance
+  included) at level beta, and a latent triple must be pairwise correlated
+  at level beta (``_correlated``): a spurious adjacency of an independent
+  variable otherwise seeded a spurious latent that absorbed true edges;
 - phase 2 orients the most sink-like variable first and recomputes.
+
+``screen="moment"`` restores the previous version throughout (the
+second-moment screen ``_moment_pvalue`` instead of the cross-cumulant test,
+HSIC-only marginal skeleton at level alpha, no triple correlation guard,
+unrefined instrument check), for ablations.
 """
 
 from __future__ import annotations
@@ -31,7 +49,7 @@ import numpy as np
 from scipy.stats import norm
 
 from crl.cumulant.cumulants import olc_loadings, surrogate_weights
-from crl.cumulant.independence import IndependenceTester, fisher_combine
+from crl.cumulant.independence import IndependenceTester, cross_cumulant_test, fisher_combine
 
 logger = logging.getLogger("crl.cumulant.olc")
 
@@ -75,10 +93,13 @@ class Engine:
     max_latents : int
     max_iter : int
         Outer iterations (phases 1 -> 2 -> 3) at most.
+    screen : {"cumulant", "moment", "cumulant_only"}
+        Evidence next to HSIC (module docstring); ``"cumulant_only"`` drops
+        HSIC from phases 1-3 (faster, less accurate on development data).
     """
 
     def __init__(self, Xs, tester: IndependenceTester, *, alpha, beta, kappa_threshold,
-                 fisher_floor, max_latents, max_iter):
+                 fisher_floor, max_latents, max_iter, screen="cumulant"):
         self.Xs = Xs
         self.W = Xs.copy()
         self.n, self.p = Xs.shape
@@ -88,6 +109,7 @@ class Engine:
         self.fisher_floor = fisher_floor
         self.max_latents = max_latents
         self.max_iter = max_iter
+        self.screen = screen
         self.version = np.zeros(self.p, dtype=np.int64)
         self.U = np.zeros((self.p, self.p), dtype=bool)
         self.directed: dict[tuple[int, int], dict] = {}  # (i, j): i -> j
@@ -109,10 +131,29 @@ class Engine:
             self._pcache[cache] = p
         return p
 
-    def _p_indep(self, e: np.ndarray, y: int, cache=None) -> float:
-        """Phase-3 test of ``e ⊥ W_y``: the smaller of the HSIC and the moment-screen p-values."""
-        p = self._test(e, self.W[:, y], key_b=self._key(y), cache=cache)
-        return min(p, self._moment_pvalue(e, [y]))
+    def _p_indep(self, e: np.ndarray, y: int, cache=None, regressors=None, instruments=None) -> float:
+        """Phase-3 test of ``e ⊥ W_y``: the smaller of the HSIC and the screen p-values.
+
+        ``regressors``/``instruments``: how ``e`` was estimated, when it is a linear
+        (IV) residual whose estimation the cross-cumulant test can correct for;
+        otherwise only the moments even in ``e`` are used.
+        """
+        return min(self._hsic(e, y, cache), self._screen(e, [y], regressors, instruments))
+
+    def _hsic(self, e, y, cache=None) -> float:
+        if self.screen == "cumulant_only":
+            return 1.0
+        return self._test(e, self.W[:, y], key_b=self._key(y), cache=cache)
+
+    def _screen(self, r: np.ndarray, ys: list[int], regressors=None, instruments=None,
+                odd: bool | None = None) -> float:
+        """Non-kernel evidence of ``r ⊥ W_ys``: the cross-cumulant test (default) or the moment screen."""
+        if self.screen == "moment":
+            return self._moment_pvalue(r, ys)
+        odd = regressors is not None if odd is None else odd
+        self.diag["cumulant_tests"] += 1
+        return cross_cumulant_test(r, self.W[:, ys], regressors=regressors, instruments=instruments,
+                                   odd=odd).pvalue
 
     def _moment_pvalue(self, r: np.ndarray, ys: list[int]) -> float:
         """Second-moment screen of ``r ⊥ W_y`` for y in ``ys``: ``corr(r², y²)`` and ``corr(r², y)``.
@@ -169,7 +210,14 @@ class Engine:
         """U = pairs dependent at level alpha (pitfall 7: prune before orienting)."""
         for i, j in combinations(range(self.p), 2):
             p = self._test(self.Xs[:, i], self.Xs[:, j], key_a=("X", i), key_b=("X", j))
-            self.U[i, j] = self.U[j, i] = p < self.alpha
+            lev = self.alpha
+            if self.screen != "moment":
+                # HSIC and the cross-cumulant test (with the covariance) at the stricter level beta:
+                # a spurious adjacency of an independent variable can seed a spurious latent
+                self.diag["cumulant_tests"] += 1
+                p = min(p, cross_cumulant_test(self.Xs[:, i], self.Xs[:, j]).pvalue)
+                lev = self.beta
+            self.U[i, j] = self.U[j, i] = p < lev
             self._marginal_checked[(i, j)] = (0, 0)
         self.diag["marginal_pairs_removed"] = int(
             self.p * (self.p - 1) // 2 - np.count_nonzero(np.triu(self.U, 1))
@@ -190,8 +238,8 @@ class Engine:
         """
         r, slope = self._residual(x, y)
         cache = ("p1", x, int(self.version[x]), y, int(self.version[y]))
-        p = self._test(r, self.W[:, y], key_b=self._key(y), cache=cache)
-        return min(p, self._moment_pvalue(r, [y])), r, slope
+        p = self._hsic(r, y, cache=cache)
+        return min(p, self._screen(r, [y], regressors=self.W[:, [y]])), r, slope
 
     def _confounded(self, y: int, x: int, r: np.ndarray) -> bool:
         """Instrument check of 'y -> x': the residual must be uncorrelated with every common neighbour.
@@ -205,7 +253,13 @@ class Engine:
         influence ``r_t z̃_t`` (``z̃``: ``z`` residualised on ``W_y``, the
         effect of estimating β); Bonferroni over the common neighbours at
         level alpha. A veto only defers the pair: later sweeps (after other
-        variables are residualised) or phase 3 decide it.
+        variables are residualised) or phase 3 decide it. A ``z`` for which
+        ``y -> z`` fits without confounding is skipped: it reaches ``x``
+        through ``y``-independent paths only if it is a descendant of ``x``
+        or shares a latent with ``x`` alone, not with ``y``, so its correlation
+        with ``r`` is no evidence against ``y -> x`` (a true instrument, a
+        parent of ``y``, and a co-child of a latent of ``x`` and ``y`` fail
+        that fit and still veto).
         """
         Z = [z for z in np.flatnonzero(self.U[x] & self.U[y]) if z not in (x, y)]
         if not Z:
@@ -218,10 +272,19 @@ class Engine:
             zt = wz - (wz @ wy) / (wy @ wy) * wy
             den = float(np.sqrt(np.sum((rc * zt) ** 2)))
             if den > 0 and abs(float(rc @ wz)) / den > crit:
+                if self.screen != "moment" and self._descends_from(z, y):
+                    self.diag["phase1_veto_descendant"] += 1
+                    continue
                 self.diag["phase1_vetoed"] += 1
                 logger.debug("phase1: %d -> %d vetoed by instrument %d", y, x, z)
                 return True
         return False
+
+    def _descends_from(self, z: int, y: int) -> bool:
+        """``y -> z`` without confounding fits (residual of ``W_z`` on ``W_y`` independent of ``W_y``)."""
+        r, _ = self._residual(z, y)
+        self.diag["cumulant_tests"] += 1
+        return cross_cumulant_test(r, self.W[:, y], regressors=self.W[:, [y]]).pvalue >= self.alpha
 
     def phase1(self) -> bool:
         """Confounder-free pairs, repeated until nothing changes."""
@@ -269,9 +332,16 @@ class Engine:
             return float("nan"), float("nan"), None, None
         r = self.W[:, x] - WN @ coef
         key = ("p2", x, int(self.version[x]), tuple((y, int(self.version[y])) for y in N))
+        if self.screen == "moment":
+            ps = [self._test(r, self.W[:, y], key_b=self._key(y), cache=key + (y,)) for y in N]
+            return min(fisher_combine(ps, floor=self.fisher_floor), self._moment_pvalue(r, N)), min(ps), r, coef
+        self.diag["cumulant_tests"] += 1
+        cc = cross_cumulant_test(r, WN, regressors=WN)
+        if self.screen == "cumulant_only":
+            return cc.pvalue, min(cc.pvalues), r, coef
         ps = [self._test(r, self.W[:, y], key_b=self._key(y), cache=key + (y,)) for y in N]
-        p = min(fisher_combine(ps, floor=self.fisher_floor), self._moment_pvalue(r, N))
-        return p, min(ps), r, coef
+        p = min(fisher_combine(ps, floor=self.fisher_floor), cc.pvalue)
+        return p, min(min(ps), min(cc.pvalues)), r, coef
 
     def phase2(self) -> bool:
         """Sinks, most sink-like first: W_x regressed on its undirected neighbours leaves a
@@ -398,6 +468,17 @@ class Engine:
         p = self._p_indep(e, x)
         return p, float(col_x[1] / sd)
 
+    def _correlated(self, *vs: int) -> bool:
+        """Every pair of ``vs`` has a correlation of the working columns non-zero at level beta
+        (a latent's children are pairwise correlated: cov = a_x a_y + ... for generic loadings)."""
+        crit = float(_norm_isf(self.beta / 2))
+        for a, b in combinations(vs, 2):
+            c = abs(_cov(self.W[:, a], self.W[:, b])) / np.sqrt(
+                _cov(self.W[:, a], self.W[:, a]) * _cov(self.W[:, b], self.W[:, b]))
+            if np.sqrt(self.n) * c < crit:
+                return False
+        return True
+
     def _try_latent(self, x: int, y: int) -> bool:
         """3c: a third variable z such that (x, y) with their shared component removed is independent of z."""
         if len(self.latents) >= self.max_latents:
@@ -408,13 +489,17 @@ class Engine:
             if z in (x, y) or not (self.U[x, z] and self.U[y, z]) or set(self.latents_of(z)) & mine:
                 continue
             Wz = self.W[:, z]
+            if self.screen != "moment" and not self._correlated(x, y, z):
+                self.diag["latent_guard"] += 1
+                continue
             valid = [olc_loadings(w, Wz, threshold=self.kappa_threshold) for w in (Wx, Wy)]
             if not any(v.valid for v in valid):
                 self.diag["kappa_skipped"] += 1
                 continue
             cxz, cyz = _cov(Wx, Wz), _cov(Wy, Wz)
             e = cyz * Wx - cxz * Wy
-            if self._p_indep(e, z) < self.beta:
+            # e ∝ W_x - (cov(x, z) / cov(y, z)) W_y: an IV residual with instrument W_z
+            if self._p_indep(e, z, regressors=Wy[:, None], instruments=Wz[:, None]) < self.beta:
                 continue
             L = Latent(children=[x, y, z], base=z, clean={frozenset((x, z)), frozenset((y, z))})
             self.latents.append(L)

@@ -114,6 +114,14 @@ class OLC(BaseLearner):
         Outer iterations of phases 1-3 at most.
     n_jackknife : int
         Row blocks of the jackknife behind the final pruning.
+    screen : {"cumulant", "moment", "cumulant_only"}
+        Evidence used next to HSIC. ``"cumulant"`` (default): the
+        cross-cumulant test (:func:`crl.cumulant.cross_cumulant_test`, third-
+        and fourth-order cross moments, calibrated for the estimated slopes),
+        plus the pruning guards it makes possible (see
+        :mod:`crl.cumulant._engine`). ``"moment"``: the previous version's
+        second-moment screen and phases, for ablations. ``"cumulant_only"``:
+        the cross-cumulant test without HSIC in phases 1-3.
     feature_names : sequence, optional
         Node names (default: DataFrame columns, else ``"X1".."Xp"``).
 
@@ -174,6 +182,7 @@ class OLC(BaseLearner):
         max_latents=None,
         max_iter=50,
         n_jackknife=20,
+        screen="cumulant",
         feature_names=None,
     ):
         self.alpha = alpha
@@ -186,6 +195,7 @@ class OLC(BaseLearner):
         self.max_latents = max_latents
         self.max_iter = max_iter
         self.n_jackknife = n_jackknife
+        self.screen = screen
         self.feature_names = feature_names
 
     # ------------------------------------------------------------------ fit
@@ -202,6 +212,7 @@ class OLC(BaseLearner):
                                         strict_min=True),
             "max_iter": check_int(self.max_iter, "max_iter", minimum=1),
             "n_jackknife": check_int(self.n_jackknife, "n_jackknife", minimum=2),
+            "screen": check_choice(self.screen, "screen", ("cumulant", "moment", "cumulant_only")),
         }
         for key in ("alpha", "beta"):
             if out[key] >= 1.0:
@@ -247,6 +258,7 @@ class OLC(BaseLearner):
             Xs, tester, alpha=params["alpha"], beta=params["beta"],
             kappa_threshold=params["kappa_threshold"], fisher_floor=params["fisher_floor"],
             max_latents=params.get("max_latents", p), max_iter=params["max_iter"],
+            screen=params["screen"],
         )
         pvals = _nongaussian_pvalues(Xs)
         # Gaussian when at most one column departs from normality (Bonferroni at alpha): a single

@@ -7,6 +7,7 @@ from scipy import stats
 from crl.cumulant import (
     CumulantCache,
     IndependenceTester,
+    cross_cumulant_test,
     cumulant_tensor,
     fisher_combine,
     hsic_test,
@@ -237,6 +238,89 @@ def test_independence_tester_counts_and_handles_constant_samples():
     assert t.test(x, x**2, key_x="a", key_y="b") == p1  # cached features give the same answer
 
 
+# --- cross-cumulant test --------------------------------------------------------------------
+
+
+def _noise(kind, n, rng):
+    if kind == "uniform":
+        return rng.uniform(-SQ3, SQ3, n)
+    return rng.exponential(size=n) - 1.0
+
+
+def _ols_null(n, rng, kind_y, kind_u):
+    """Residual of x on y for an unconfounded y -> x: independent of y, slope estimated."""
+    y = _noise(kind_y, n, rng)
+    x = 0.8 * y + _noise(kind_u, n, rng)
+    r = x - np.cov(x, y)[0, 1] / np.var(y, ddof=1) * y
+    return r, y
+
+
+def _iv_null(n, rng, kind):
+    """OLC's phase-3c surrogate: L -> x, y, z; e = cov(y, z) x - cov(x, z) y is independent of z."""
+    L = _noise(kind, n, rng)
+    x, y, z = L + _noise(kind, n, rng), 0.7 * L + _noise(kind, n, rng), -1.2 * L + _noise(kind, n, rng)
+    e = np.cov(y, z)[0, 1] * x - np.cov(x, z)[0, 1] * y
+    return e, y, z
+
+
+@pytest.mark.parametrize(
+    "case, kind",
+    [("ols", ("uniform", "uniform")), ("ols", ("exponential", "uniform")), ("ols", ("uniform", "exponential")),
+     ("iv", "uniform"), ("iv", "exponential"), ("even", "exponential")],
+)
+def test_cross_cumulant_level_is_close_to_nominal_with_estimated_residuals(case, kind):
+    """The influence correction keeps the level although the slope (OLS or IV) is estimated."""
+    rng, reps, n = np.random.default_rng(41), 400, 1500
+    ps = []
+    for _ in range(reps):
+        if case == "ols":
+            r, y = _ols_null(n, rng, *kind)
+            ps.append(cross_cumulant_test(r, y, regressors=y).pvalue)
+        else:
+            e, y, z = _iv_null(n, rng, kind)
+            res = (cross_cumulant_test(e, z, regressors=y, instruments=z) if case == "iv"
+                   else cross_cumulant_test(e, z, odd=False))
+            ps.append(res.pvalue)
+    rate = np.mean(np.asarray(ps) < 0.05)
+    tol = 3.5 * np.sqrt(0.05 * 0.95 / reps)
+    assert abs(rate - 0.05) <= tol, f"{case} {kind}: rejection rate {rate:.3f}"
+
+
+def test_cross_cumulant_without_the_correction_would_be_anticonservative():
+    """The estimated slope matters: ignoring it (no regressors) inflates the level of the odd moments."""
+    rng, reps, n = np.random.default_rng(42), 200, 1500
+    naive = []
+    for _ in range(reps):
+        r, y = _ols_null(n, rng, "exponential", "exponential")
+        naive.append(cross_cumulant_test(r, y).pvalue < 0.05)
+    assert np.mean(naive) > 0.12  # 0.05 + 4.5 binomial standard errors
+
+
+def test_cross_cumulant_drops_the_moment_that_is_zero_by_construction():
+    rng = np.random.default_rng(43)
+    r, y = _ols_null(2000, rng, "uniform", "uniform")
+    assert cross_cumulant_test(r, y, regressors=y).df == 5  # cov(r, y) = 0 by least squares
+    assert cross_cumulant_test(r, y).df == 6
+    assert cross_cumulant_test(r, y, odd=False).df == 2
+    Y = np.column_stack([y, rng.uniform(size=2000)])
+    res = cross_cumulant_test(r, Y, regressors=y[:, None])
+    assert len(res.pvalues) == 2 and np.isclose(res.pvalue, min(1.0, 2 * min(res.pvalues)))
+
+
+def test_cross_cumulant_has_more_power_than_hsic_against_a_hidden_confounder():
+    """L -> x, y and y -> x: the residual of x on y shares L with y (phase 1 must not orient it)."""
+    rng, reps, n = np.random.default_rng(44), 60, 3000
+    cc = hs = 0
+    for _ in range(reps):
+        L = rng.uniform(-SQ3, SQ3, n)
+        y = L + 0.6 * rng.uniform(-SQ3, SQ3, n)
+        x = 0.8 * y + 0.6 * L + rng.uniform(-SQ3, SQ3, n)
+        r = x - np.cov(x, y)[0, 1] / np.var(y, ddof=1) * y
+        cc += cross_cumulant_test(r, y, regressors=y).pvalue < 0.05
+        hs += hsic_test(r, y).pvalue < 0.05
+    assert cc / reps >= 0.7 and cc / reps >= hs / reps + 0.4, (cc / reps, hs / reps)
+
+
 def test_fisher_combine_matches_scipy_with_a_floor():
     p = [0.2, 0.03, 0.5]
     assert np.isclose(fisher_combine(p), stats.combine_pvalues(p, method="fisher").pvalue)
@@ -259,3 +343,8 @@ def test_bad_inputs_raise_errors_naming_the_argument():
         fisher_combine([])
     with pytest.raises(CRLError, match="M"):
         surrogate_weights(np.ones((2, 2)))
+    with pytest.raises(CRLError, match="Y"):
+        cross_cumulant_test(np.arange(20.0), np.ones((19, 1)))
+    with pytest.raises(CRLError, match="instruments"):
+        cross_cumulant_test(np.arange(20.0), np.arange(20.0), regressors=np.ones((20, 2)),
+                            instruments=np.ones((20, 1)))
