@@ -1,7 +1,8 @@
 """Phase 2 of RLCD inside one group of observed variables (private).
 
-The cluster search (Alg. 3 of Dong et al., ICLR 2024); the refinement
-(Alg. 5) and the finishing step are in :mod:`crl.rank._refine`. The
+The cluster search (Alg. 3 of Dong et al., ICLR 2024); the structure queries
+and candidate filters it inherits are in :mod:`crl.rank._structure`, the
+refinement (Alg. 5) and the finishing step in :mod:`crl.rank._refine`. The
 bookkeeping follows the authors' released code (``LatentGroups`` /
 ``findClusters`` of the reference implementation), which
 recovers the six fixtures of rlcd.md §6.2 exactly with an oracle rank test;
@@ -25,17 +26,17 @@ Vocabulary
 from __future__ import annotations
 
 import logging
-from collections import deque
 from itertools import chain, combinations
 
 from crl.rank._covers import _dedup, _key, _minimal_subsets, _set_difference, _setlen, _vars
+from crl.rank._structure import CoverStructure
 
 __all__ = ["ClusterSearch"]
 
 logger = logging.getLogger(__name__)
 
 
-class ClusterSearch:
+class ClusterSearch(CoverStructure):
     """Cluster search (Phase 2) over one group of observed variables.
 
     Parameters
@@ -77,123 +78,7 @@ class ClusterSearch:
         self.refined: set = set()
         self._memo: dict = {}
 
-    # ------------------------------------------------------------------ structure queries
-
-    def _touch(self):
-        self._memo.clear()
-
-    def is_obs(self, cover) -> bool:
-        return all(v < self.n_obs for v in cover)
-
-    def children(self, L) -> frozenset:
-        """Children of ``L`` and of its sub-covers (the reference's rigorous ``findChildren``)."""
-        key = ("ch", L)
-        out = self._memo.get(key)
-        if out is None:
-            acc = set()
-            if L in self.ld:
-                acc |= self.ld[L]["children"]
-                for sub in self.ld[L]["subcovers"]:
-                    acc |= self.children(sub)
-            out = frozenset(acc)
-            self._memo[key] = out
-        return out
-
-    def _children_loose(self, L) -> set:
-        acc = set()
-        for P, e in self.ld.items():
-            if P & L:
-                acc |= e["children"]
-        return acc
-
-    def descendants_loose(self, L) -> frozenset:
-        key = ("desc", L)
-        out = self._memo.get(key)
-        if out is None:
-            acc, seen, stack = set(), {L}, [L]
-            while stack:
-                V = stack.pop()
-                for C in self._children_loose(V):
-                    acc.add(C)
-                    if C not in seen:
-                        seen.add(C)
-                        stack.append(C)
-            out = frozenset(acc)
-            self._memo[key] = out
-        return out
-
-    def parents(self, Vs) -> set:
-        key = ("pa", frozenset(Vs))
-        out = self._memo.get(key)
-        if out is None:
-            Vs = key[1]
-            out = frozenset(_dedup({P for P, e in self.ld.items() if Vs & e["children"]}))
-            self._memo[key] = out
-        return set(out)
-
-    def _children_vars(self, L) -> frozenset:
-        key = ("chv", L)
-        out = self._memo.get(key)
-        if out is None:
-            out = _vars(self.children(L))
-            self._memo[key] = out
-        return out
-
-    def subcovers(self, L) -> set:
-        cands = set(self.ld) | {frozenset({x}) for x in self.obs}
-        return {c for c in cands if c < L}
-
-    def _is_atomic(self, c) -> bool:
-        return self.atomic.get(c, True)
-
-    def is_nonatomic(self, L) -> bool:
-        return _vars(c for c in self.subcovers(L) if self._is_atomic(c)) == L
-
-    def measures(self, Ls) -> frozenset:
-        """Observed covers measuring ``Ls``: observed members and measured descendants (``pickAllMeasures``)."""
-        key = ("meas", frozenset(Ls))
-        out = self._memo.get(key)
-        if out is None:
-            _, _, meas = self._pick(Ls, set(), set(), set())
-            out = frozenset(meas)
-            self._memo[key] = out
-        return out
-
-    def _pick(self, Ls, vA, vNA, meas):
-        vA, vNA, meas = set(vA), set(vNA), set(meas)
-        Q = deque()
-        for L in sorted(Ls, key=_key):
-            if self.is_obs(L):
-                meas.add(L)
-            else:
-                meas |= {frozenset({v}) for v in L if v in self.obs_set}
-                Q.append(L)
-        seen = set()
-        while Q:
-            L = Q.popleft()
-            vA.add(L)
-            if L in seen:
-                continue
-            seen.add(L)
-            for C in self.children(L):
-                if self.is_obs(C):
-                    meas.add(C)
-                else:
-                    meas |= {frozenset({v}) for v in C if v in self.obs_set}
-                    Q.append(C)
-        for cover in list(self.ld):
-            if self._is_atomic(cover) or cover in vNA:
-                continue
-            if cover <= _vars(vA):
-                vNA.add(cover)
-                Cs = set()
-                for C in self.ld[cover]["children"]:
-                    if self.is_obs(C):
-                        meas.add(C)
-                    else:
-                        Cs.add(C)
-                vA, vNA, meas = self._pick(Cs, vA, vNA, meas)
-        return vA, vNA, meas
+    # ------------------------------------------------------------------ rank tests
 
     def test_rank(self, As, Bs, k, nonsinks):
         """(not rejected, smallest non-rejected rank) of ``rank(meas(As) ∪ 𝒳, meas(Bs) ∪ 𝒳) <= k``."""
@@ -208,67 +93,6 @@ class ClusterSearch:
             else:
                 break
         return True, rk
-
-    # ------------------------------------------------------------------ candidate filters
-
-    def _connected(self, xs) -> bool:
-        xs = set(xs)
-        if not xs:
-            return False
-        start = next(iter(xs))
-        seen, stack = {start}, [start]
-        while stack:
-            v = stack.pop()
-            for w in self.adj[v] & xs:
-                if w not in seen:
-                    seen.add(w)
-                    stack.append(w)
-        return len(seen) == len(xs)
-
-    def contains_cluster(self, As, nonsinks) -> bool:
-        av, ns = _vars(As), set(nonsinks)
-        return any(len(av & self._children_vars(L)) + len(ns & L) > len(L) for L in self.ld)
-
-    def overlap_pa_ch(self, As) -> bool:
-        for V in As:
-            pav = _vars(self.parents({V}))
-            if _vars(set(As) - {V}) & pav:
-                return True
-        return False
-
-    def measured_has_nonsinks(self, As, nonsinks) -> bool:
-        ns = set(nonsinks)
-        return any(m & ns for m in self.measures(As))
-
-    def nonsinks_are_children(self, As, nonsinks) -> bool:
-        av, ns = _vars(As), set(nonsinks)
-        return any((av & L) and (self._children_vars(L) & ns) for L in self.ld)
-
-    def parent_cardinality(self, Vs) -> int:
-        """Size of ``Vs`` after replacing clusters inside it by their atomic parents, recursively."""
-        key = ("pc", frozenset(Vs))
-        out = self._memo.get(key)
-        if out is None:
-            out = self._parent_cardinality(set(Vs))
-            self._memo[key] = out
-        return out
-
-    def _parent_cardinality(self, Vs) -> int:
-        k1 = _setlen(Vs)
-        for L in list(self.ld):
-            if not self._is_atomic(L):
-                continue
-            ch = self.children(L)
-            vv = _vars(Vs)
-            if len(vv & self._children_vars(L)) + len(vv & L) > len(L):
-                Vs -= ch
-                Vs.discard(L)
-                for v in _vars(Vs) & L:
-                    if v in self.obs_set:
-                        Vs.discard(frozenset({v}))
-                Vs.add(L)
-        k2 = _setlen(Vs)
-        return self._parent_cardinality(Vs) if k2 < k1 else k1
 
     # ------------------------------------------------------------------ one round of tests
 

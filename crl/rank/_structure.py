@@ -1,0 +1,207 @@
+"""Structure queries of the RLCD cluster search (private).
+
+:class:`CoverStructure` answers the read-only questions the cluster search
+(:class:`crl.rank._search.ClusterSearch`) asks about the covers found so far
+(children, descendants, parents, measured descendants, atomicity) and holds
+the filters that discard hopeless candidates before a rank test (rlcd.md §3,
+Phase 2, step 3). It follows the reference implementation's ``LatentGroups``
+queries; results are memoised in ``_memo`` until the covers change
+(:meth:`CoverStructure._touch`).
+
+The subclass sets the state it reads: ``obs``, ``obs_set`` and ``adj`` (the
+group's observed ids, as a frozenset, and their Phase-1 neighbours),
+``n_obs``, ``ld`` (parent cover -> ``{"children", "subcovers", "fake"}``),
+``atomic`` and ``_memo``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from crl.rank._covers import _dedup, _key, _setlen, _vars
+
+__all__ = ["CoverStructure"]
+
+
+class CoverStructure:
+    """Queries on the covers of one group (base of :class:`~crl.rank._search.ClusterSearch`)."""
+
+    # ------------------------------------------------------------------ structure queries
+
+    def _touch(self):
+        self._memo.clear()
+
+    def is_obs(self, cover) -> bool:
+        return all(v < self.n_obs for v in cover)
+
+    def children(self, L) -> frozenset:
+        """Children of ``L`` and of its sub-covers (the reference's rigorous ``findChildren``)."""
+        key = ("ch", L)
+        out = self._memo.get(key)
+        if out is None:
+            acc = set()
+            if L in self.ld:
+                acc |= self.ld[L]["children"]
+                for sub in self.ld[L]["subcovers"]:
+                    acc |= self.children(sub)
+            out = frozenset(acc)
+            self._memo[key] = out
+        return out
+
+    def _children_loose(self, L) -> set:
+        acc = set()
+        for P, e in self.ld.items():
+            if P & L:
+                acc |= e["children"]
+        return acc
+
+    def descendants_loose(self, L) -> frozenset:
+        key = ("desc", L)
+        out = self._memo.get(key)
+        if out is None:
+            acc, seen, stack = set(), {L}, [L]
+            while stack:
+                V = stack.pop()
+                for C in self._children_loose(V):
+                    acc.add(C)
+                    if C not in seen:
+                        seen.add(C)
+                        stack.append(C)
+            out = frozenset(acc)
+            self._memo[key] = out
+        return out
+
+    def parents(self, Vs) -> set:
+        key = ("pa", frozenset(Vs))
+        out = self._memo.get(key)
+        if out is None:
+            Vs = key[1]
+            out = frozenset(_dedup({P for P, e in self.ld.items() if Vs & e["children"]}))
+            self._memo[key] = out
+        return set(out)
+
+    def _children_vars(self, L) -> frozenset:
+        key = ("chv", L)
+        out = self._memo.get(key)
+        if out is None:
+            out = _vars(self.children(L))
+            self._memo[key] = out
+        return out
+
+    def subcovers(self, L) -> set:
+        cands = set(self.ld) | {frozenset({x}) for x in self.obs}
+        return {c for c in cands if c < L}
+
+    def _is_atomic(self, c) -> bool:
+        return self.atomic.get(c, True)
+
+    def is_nonatomic(self, L) -> bool:
+        return _vars(c for c in self.subcovers(L) if self._is_atomic(c)) == L
+
+    def measures(self, Ls) -> frozenset:
+        """Observed covers measuring ``Ls``: observed members and measured descendants (``pickAllMeasures``)."""
+        key = ("meas", frozenset(Ls))
+        out = self._memo.get(key)
+        if out is None:
+            _, _, meas = self._pick(Ls, set(), set(), set())
+            out = frozenset(meas)
+            self._memo[key] = out
+        return out
+
+    def _pick(self, Ls, vA, vNA, meas):
+        vA, vNA, meas = set(vA), set(vNA), set(meas)
+        Q = deque()
+        for L in sorted(Ls, key=_key):
+            if self.is_obs(L):
+                meas.add(L)
+            else:
+                meas |= {frozenset({v}) for v in L if v in self.obs_set}
+                Q.append(L)
+        seen = set()
+        while Q:
+            L = Q.popleft()
+            vA.add(L)
+            if L in seen:
+                continue
+            seen.add(L)
+            for C in self.children(L):
+                if self.is_obs(C):
+                    meas.add(C)
+                else:
+                    meas |= {frozenset({v}) for v in C if v in self.obs_set}
+                    Q.append(C)
+        for cover in list(self.ld):
+            if self._is_atomic(cover) or cover in vNA:
+                continue
+            if cover <= _vars(vA):
+                vNA.add(cover)
+                Cs = set()
+                for C in self.ld[cover]["children"]:
+                    if self.is_obs(C):
+                        meas.add(C)
+                    else:
+                        Cs.add(C)
+                vA, vNA, meas = self._pick(Cs, vA, vNA, meas)
+        return vA, vNA, meas
+
+
+    # ------------------------------------------------------------------ candidate filters
+
+    def _connected(self, xs) -> bool:
+        xs = set(xs)
+        if not xs:
+            return False
+        start = next(iter(xs))
+        seen, stack = {start}, [start]
+        while stack:
+            v = stack.pop()
+            for w in self.adj[v] & xs:
+                if w not in seen:
+                    seen.add(w)
+                    stack.append(w)
+        return len(seen) == len(xs)
+
+    def contains_cluster(self, As, nonsinks) -> bool:
+        av, ns = _vars(As), set(nonsinks)
+        return any(len(av & self._children_vars(L)) + len(ns & L) > len(L) for L in self.ld)
+
+    def overlap_pa_ch(self, As) -> bool:
+        for V in As:
+            pav = _vars(self.parents({V}))
+            if _vars(set(As) - {V}) & pav:
+                return True
+        return False
+
+    def measured_has_nonsinks(self, As, nonsinks) -> bool:
+        ns = set(nonsinks)
+        return any(m & ns for m in self.measures(As))
+
+    def nonsinks_are_children(self, As, nonsinks) -> bool:
+        av, ns = _vars(As), set(nonsinks)
+        return any((av & L) and (self._children_vars(L) & ns) for L in self.ld)
+
+    def parent_cardinality(self, Vs) -> int:
+        """Size of ``Vs`` after replacing clusters inside it by their atomic parents, recursively."""
+        key = ("pc", frozenset(Vs))
+        out = self._memo.get(key)
+        if out is None:
+            out = self._parent_cardinality(set(Vs))
+            self._memo[key] = out
+        return out
+
+    def _parent_cardinality(self, Vs) -> int:
+        k1 = _setlen(Vs)
+        for L in list(self.ld):
+            if not self._is_atomic(L):
+                continue
+            ch = self.children(L)
+            vv = _vars(Vs)
+            if len(vv & self._children_vars(L)) + len(vv & L) > len(L):
+                Vs -= ch
+                Vs.discard(L)
+                for v in _vars(Vs) & L:
+                    if v in self.obs_set:
+                        Vs.discard(frozenset({v}))
+                Vs.add(L)
+        k2 = _setlen(Vs)
+        return self._parent_cardinality(Vs) if k2 < k1 else k1
