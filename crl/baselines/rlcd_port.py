@@ -33,8 +33,17 @@ __all__ = ['RLCDPeer']
 logger = logging.getLogger(__name__)
 
 _RLCD_CHILD = r"""
-import contextlib, io, json, sys
+import contextlib, io, json, os, sys, threading, time
 import numpy as np
+
+# die with the parent: a task killed at its timeout must not leave this interpreter running
+parent = int(sys.argv[2])
+def _watch():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(3)
+threading.Thread(target=_watch, daemon=True).start()
+
 from causallearn.search.HiddenCausal.RLCD import RLCD
 
 folder = sys.argv[1]
@@ -252,7 +261,7 @@ class RLCDPeer(_CausalLearnPeer):
             with open(os.path.join(folder, "config.json"), "w") as fh:
                 json.dump(config, fh)
             proc = subprocess.run(
-                [sys.executable, "-c", _RLCD_CHILD, folder],
+                [sys.executable, "-c", _RLCD_CHILD, folder, str(os.getpid())],
                 env=env, cwd=folder, capture_output=True, text=True, check=False,
             )
             if proc.returncode != 0:

@@ -232,3 +232,35 @@ def test_dask_engine_enforces_timeouts(tmp_path):
         status = {r["config"]["learner"]: r["status"] for r in store.rows()}
         assert status == {"EmptyGraph": "ok", "GINPeer": "timeout"}
         assert counts["ok"] == 1 and counts["failed"] == 1
+
+
+def _port_children() -> set[int]:
+    """PIDs of live interpreters running causal-learn's RLCD port for RLCDPeer."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"causallearn.search.HiddenCausal.RLCD" in cmd:
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list processes")
+def test_timeout_leaves_no_orphaned_peer_interpreter(tmp_path):
+    pytest.importorskip("causallearn")
+    before = _port_children()
+    path = tmp_path / "port.toml"
+    path.write_text(
+        "[suite]\nname='port'\nseeds=[0]\n[[scenarios]]\nname='rlcd_general'\nparams={graph='random', n=10000}\n"
+        "[[learners]]\nname='RLCDPeer'\n"
+    )
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        run_suite(load_suite(path), store, timeout=6.0)
+        assert store.rows()[0]["status"] == "timeout"
+    deadline = time.monotonic() + 10
+    while _port_children() - before and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert not _port_children() - before
