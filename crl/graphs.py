@@ -37,7 +37,9 @@ from crl._graph_algos import (
     transitive_reduction,
 )
 from crl._graph_marks import (
+    CL_CIRCLE,
     CL_CODE_NAMES,
+    CL_TAIL,
     ENDPOINTS_TO_MARK,
     GRAPH_KINDS,
     MARK_TO_ENDPOINTS,
@@ -500,9 +502,11 @@ def from_causallearn(obj, *, node_names=None) -> nx.DiGraph:
             continue
         if key not in ENDPOINTS_TO_MARK:
             raise GraphTypeError(
-                f"obj: expected one edge with endpoints tail, arrow or circle between {names[i]!r} and "
-                f"{names[j]!r}, got endpoints {CL_CODE_NAMES[key[0]]} at {names[i]!r} and "
-                f"{CL_CODE_NAMES[key[1]]} at {names[j]!r}"
+                f"obj: expected an edge with one of the marks {list(MARK_TO_ENDPOINTS)} between "
+                f"{names[i]!r} and {names[j]!r}, got endpoints {CL_CODE_NAMES[key[0]]} at {names[i]!r} "
+                f"and {CL_CODE_NAMES[key[1]]} at {names[j]!r}"
+                + (" (a tail-circle edge, which the toolkit's marks cannot represent)"
+                   if sorted(key) == [CL_TAIL, CL_CIRCLE] else "")
             )
         mark, flipped = ENDPOINTS_TO_MARK[key]
         u, v = (names[j], names[i]) if flipped else (names[i], names[j])

@@ -168,6 +168,14 @@ def test_pag_adjacency_and_endpoint_matrix_round_trip(pag):
     same_graph(pag, from_causallearn(M, node_names=list(pag.nodes)))
 
 
+def test_tail_circle_edge_is_refused_by_name():
+    # causal-learn's FCI can emit x0 --o x1 (tail at x0, circle at x1); no toolkit mark holds it
+    M = np.zeros((2, 2))
+    M[0, 1], M[1, 0] = -1, 2  # graph[a, b] is the endpoint at a
+    with pytest.raises(GraphTypeError, match="TAIL at 'x0' and CIRCLE at 'x1' .*tail-circle"):
+        from_causallearn(M, node_names=["x0", "x1"])
+
+
 def test_from_lingam_B_transposes():
     B = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # x1 = 2 x0, x2 = -x1
     G = from_lingam_B(B, ["x0", "x1", "x2"])
