@@ -85,7 +85,13 @@ def latent_problem(
         Observed dimension (default ``d`` for linear/MLP, ``2 * n_monomials``
         for polynomial).
     targets, kind, observational, **intervention_kw
-        Passed to :func:`simulators.interventions.make_environments`.
+        Passed to :func:`simulators.interventions.make_environments`. With a
+        linear SCM and ``kind="perfect"``, pass ``noise_std`` (or ``value``):
+        a perfect intervention that keeps the target's noise scale leaves the
+        context's precision unchanged after projecting out the ancestors, so
+        it is invisible to second moments and
+        :func:`identifiability.theory.from_problem` reports the latent as
+        degenerate (:func:`linear_cd_problem` draws new scales itself).
     n_layers, degree
         MLP depth and polynomial degree.
     name : str
