@@ -21,6 +21,8 @@ __all__ = [
     "check_choice",
     "check_array",
     "check_square",
+    "check_level",
+    "check_node_names",
 ]
 
 
@@ -135,3 +137,34 @@ def check_square(A, name: str = "A") -> np.ndarray:
     if A.shape[0] != A.shape[1]:
         raise ValidationError(f"{name}: expected a square matrix, got shape {A.shape}")
     return A
+
+
+def check_level(value, name: str = "alpha") -> float:
+    """A significance level in the open interval (0, 1)."""
+    value = check_float(value, name, minimum=0.0, strict_min=True)
+    if value >= 1:
+        raise ValidationError(f"{name}: expected a significance level in (0, 1), got {value}")
+    return value
+
+
+def check_node_names(feature_names, columns, p: int, what: str = "X") -> list:
+    """Names of ``p`` columns: ``feature_names``, else a DataFrame's ``columns``, else ``X1..Xp``.
+
+    ``what`` names the array the columns belong to (used in messages about its columns).
+    """
+    if feature_names is not None:
+        names, what = list(feature_names), "feature_names"
+    elif columns is not None:
+        names, what = list(columns), f"{what}.columns"
+    else:
+        names, what = [f"X{i + 1}" for i in range(p)], "feature_names"
+    if len(names) != p:
+        raise ValidationError(f"{what}: expected {p} names (one per column), got {len(names)}")
+    try:
+        distinct = len(set(names))
+    except TypeError:
+        raise ValidationError(f"{what}: expected hashable node names, got {names!r}") from None
+    if distinct != p:
+        dup = sorted({str(v) for v in names if names.count(v) > 1})
+        raise ValidationError(f"{what}: expected {p} distinct names, got duplicates {dup}")
+    return names

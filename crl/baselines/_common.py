@@ -17,7 +17,7 @@ import numpy as np
 from crl.base import BaseLearner
 from crl.exceptions import CRLError, ValidationError
 from crl.graphs import to_adjacency
-from crl.validation import check_array, check_float
+from crl.validation import check_array, check_node_names
 
 __all__ = []
 
@@ -68,21 +68,7 @@ def _prepare(X, feature_names, *, min_cols: int = 2) -> tuple[np.ndarray, list]:
     n, p = arr.shape
     if p < min_cols:
         raise ValidationError(f"X: expected at least {min_cols} columns (variables), got {p}")
-    if feature_names is not None:
-        names, what = list(feature_names), "feature_names"
-    elif columns is not None:
-        names, what = list(columns), "X.columns"
-    else:
-        names, what = [f"X{i + 1}" for i in range(p)], "feature_names"
-    if len(names) != p:
-        raise ValidationError(f"{what}: expected {p} names (one per column of X), got {len(names)}")
-    try:
-        distinct = len(set(names))
-    except TypeError:
-        raise ValidationError(f"{what}: expected hashable node names, got {names!r}") from None
-    if distinct != p:
-        dup = sorted({str(v) for v in names if names.count(v) > 1})
-        raise ValidationError(f"{what}: expected {p} distinct names, got duplicates {dup}")
+    names = check_node_names(feature_names, columns, p, "X")
     _check_columns(arr, names)
     return arr, names
 
@@ -132,13 +118,6 @@ def _quiet(fn, *args, **kwargs):
     if buffer.getvalue():
         logger.debug("%s printed:\n%s", getattr(fn, "__name__", fn), buffer.getvalue())
     return out
-
-
-def _check_alpha(alpha, name: str = "alpha") -> float:
-    alpha = check_float(alpha, name, minimum=0.0, strict_min=True)
-    if alpha >= 1:
-        raise ValidationError(f"{name}: expected a significance level in (0, 1), got {alpha}")
-    return alpha
 
 
 def _jsonable(value):

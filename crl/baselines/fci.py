@@ -8,13 +8,12 @@ import time
 from crl.base import Claim
 from crl.baselines._common import (
     _CausalLearnPeer,
-    _check_alpha,
     _prepare,
     _quiet,
     _relabel,
 )
 from crl.graphs import from_causallearn
-from crl.validation import check_choice, check_int
+from crl.validation import check_choice, check_int, check_level
 
 __all__ = ['FCIPeer']
 
@@ -81,7 +80,7 @@ class FCIPeer(_CausalLearnPeer):
 
     def fit(self, X, y=None):
         """Run FCI on ``X`` (``y`` is ignored). Returns ``self``."""
-        alpha = _check_alpha(self.alpha)
+        alpha = check_level(self.alpha)
         test = check_choice(self.indep_test, "indep_test", self.INDEP_TESTS)
         depth = check_int(self.depth, "depth", minimum=-1)
         max_path_length = check_int(self.max_path_length, "max_path_length", minimum=-1)

@@ -13,7 +13,6 @@ from crl.base import Claim
 from crl.baselines._common import (
     _MIN_ROWS,
     _CausalLearnPeer,
-    _check_alpha,
     _check_columns,
     _clusters,
     _jsonable,
@@ -25,7 +24,7 @@ from crl.baselines._common import (
 )
 from crl.exceptions import CRLError, ValidationError
 from crl.graphs import from_causallearn
-from crl.validation import check_choice, check_int, check_random_state
+from crl.validation import check_choice, check_int, check_level, check_random_state
 
 __all__ = ['GINPeer']
 
@@ -283,7 +282,7 @@ class GINPeer(_CausalLearnPeer):
         """Run GIN on ``X`` (``y`` is ignored). Returns ``self``."""
         variant = check_choice(self.variant, "variant", self.VARIANTS)
         test = check_choice(self.indep_test, "indep_test", self.INDEP_TESTS)
-        alpha = _check_alpha(self.alpha)
+        alpha = check_level(self.alpha)
         if not isinstance(self.patched, (bool, np.bool_)):
             raise ValidationError(f"patched: expected a bool, got {type(self.patched).__name__}")
         patched = bool(self.patched)

@@ -17,7 +17,6 @@ import numpy as np
 from crl.base import Claim
 from crl.baselines._common import (
     _CausalLearnPeer,
-    _check_alpha,
     _clusters,
     _latent_names,
     _prepare,
@@ -26,7 +25,7 @@ from crl.baselines._common import (
 )
 from crl.exceptions import CRLError, UnknownNameError, ValidationError
 from crl.graphs import from_causallearn
-from crl.validation import check_choice, check_int
+from crl.validation import check_choice, check_int, check_level
 
 __all__ = ['RLCDPeer']
 
@@ -200,9 +199,9 @@ class RLCDPeer(_CausalLearnPeer):
                     f"alpha: expected a float or a mapping with every int rank 0..{max_k} as keys, "
                     f"got keys {sorted(map(repr, self.alpha))}"
                 )
-            alpha_dict = {int(k): _check_alpha(v, f"alpha[{k}]") for k, v in sorted(self.alpha.items())}
+            alpha_dict = {int(k): check_level(v, f"alpha[{k}]") for k, v in sorted(self.alpha.items())}
         else:
-            alpha = _check_alpha(self.alpha)
+            alpha = check_level(self.alpha)
             alpha_dict = {r: alpha for r in range(max_k + 1)}
         seed = self.hash_seed
         if seed is not None:

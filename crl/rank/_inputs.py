@@ -6,37 +6,9 @@ import numpy as np
 
 from crl.exceptions import ValidationError
 from crl.rank.ranktest import OracleRankTest, RankTest
-from crl.validation import check_array, check_float, check_int, check_square
+from crl.validation import check_array, check_int, check_node_names, check_square
 
-__all__ = ["check_level", "node_names", "check_correlation", "build_rank_test"]
-
-
-def check_level(value, name):
-    """A significance level in (0, 1)."""
-    value = check_float(value, name, minimum=0.0, strict_min=True)
-    if value >= 1:
-        raise ValidationError(f"{name}: expected a significance level in (0, 1), got {value}")
-    return value
-
-
-def node_names(feature_names, columns, p: int, what: str) -> list:
-    """Node names of the ``p`` columns: ``feature_names``, else the DataFrame's ``columns``, else ``X1..Xp``."""
-    if feature_names is not None:
-        names, what = list(feature_names), "feature_names"
-    elif columns is not None:
-        names, what = list(columns), f"{what}.columns"
-    else:
-        names, what = [f"X{i + 1}" for i in range(p)], "feature_names"
-    if len(names) != p:
-        raise ValidationError(f"{what}: expected {p} names (one per column), got {len(names)}")
-    try:
-        distinct = len(set(names))
-    except TypeError:
-        raise ValidationError(f"{what}: expected hashable node names, got {names!r}") from None
-    if distinct != p:
-        dup = sorted({str(v) for v in names if names.count(v) > 1})
-        raise ValidationError(f"{what}: expected {p} distinct names, got duplicates {dup}")
-    return names
+__all__ = ["check_correlation", "build_rank_test"]
 
 
 def check_correlation(R: np.ndarray, names: list, what: str) -> None:
@@ -74,7 +46,7 @@ def build_rank_test(X, covariance, n_samples, cfg: dict, feature_names=None):
         n, p = arr.shape
         if p < 2:
             raise ValidationError(f"X: expected at least 2 columns (variables), got {p}")
-        names = node_names(feature_names, columns, p, "X")
+        names = check_node_names(feature_names, columns, p, "X")
         n_min = max(p + 2, 2 * max_k + 4, 10)
         if n < n_min:
             raise ValidationError(
@@ -97,7 +69,7 @@ def build_rank_test(X, covariance, n_samples, cfg: dict, feature_names=None):
         raise ValidationError(f"covariance: expected at least 2 variables, got {p}")
     if not np.allclose(C, C.T, atol=1e-10 * max(1.0, float(np.max(np.abs(C))))):
         raise ValidationError("covariance: expected a symmetric matrix, got an asymmetric one")
-    names = node_names(feature_names, columns, p, "covariance")
+    names = check_node_names(feature_names, columns, p, "covariance")
     d = np.diag(C)
     if np.any(d <= 0):
         raise ValidationError(

@@ -35,12 +35,12 @@ import numpy as np
 from crl.base import BaseLearner, Claim
 from crl.exceptions import ValidationError
 from crl.graphs import add_marked_edge, to_adjacency
-from crl.rank._inputs import build_rank_test, check_level
+from crl.rank._inputs import build_rank_test
 from crl.rank._orient import merge_and_orient
 from crl.rank._refine import GroupSearch
 from crl.rank._stage1 import complete_skeleton, find_sepset, ges_skeleton, partition, pc_skeleton
 from crl.rank.ranktest import STATISTICS
-from crl.validation import check_choice, check_float, check_int
+from crl.validation import check_choice, check_float, check_int, check_level
 
 __all__ = ["RLCD"]
 
