@@ -207,6 +207,17 @@ def _numerical_rank(S, A, B, tol):
     return int(np.count_nonzero(s > tol * max(1.0, float(s[0]))))
 
 
+
+def _index_batches(As, Bs) -> tuple[np.ndarray, np.ndarray]:
+    """``As`` and ``Bs`` as (m, p) and (m, q) index arrays: m pairs of equal-sized sets."""
+    As = np.asarray(As, dtype=np.intp)
+    Bs = np.asarray(Bs, dtype=np.intp)
+    if As.ndim != 2 or Bs.ndim != 2 or len(As) != len(Bs):
+        raise ValidationError(
+            f"As, Bs: expected two equally long lists of equal-sized index sets, got shapes {As.shape} and {Bs.shape}"
+        )
+    return As, Bs
+
 class _Base:
     """Cache and counters shared by the rank tests."""
 
@@ -402,12 +413,7 @@ class RankTest(_Base):
         Whitens all blocks with stacked Cholesky factors and takes one stacked
         SVD; no cache is used. Counts as ``len(As)`` tests.
         """
-        As = np.asarray(As, dtype=np.intp)
-        Bs = np.asarray(Bs, dtype=np.intp)
-        if As.ndim != 2 or Bs.ndim != 2 or len(As) != len(Bs):
-            raise ValidationError(
-                f"As, Bs: expected two equally long lists of equal-sized index sets, got shapes {As.shape} and {Bs.shape}"
-            )
+        As, Bs = _index_batches(As, Bs)
         if len(As) == 0:
             return np.zeros(0)
         self.n_tests += len(As)
@@ -479,12 +485,7 @@ class OracleRankTest(_Base):
 
     def pvalues_batch(self, As, Bs, r: int) -> np.ndarray:
         """1.0 where ``rank(Σ[As[i], Bs[i]]) <= r``, else 0.0, for equal-sized sets (one stacked SVD)."""
-        As = np.asarray(As, dtype=np.intp)
-        Bs = np.asarray(Bs, dtype=np.intp)
-        if As.ndim != 2 or Bs.ndim != 2 or len(As) != len(Bs):
-            raise ValidationError(
-                f"As, Bs: expected two equally long lists of equal-sized index sets, got shapes {As.shape} and {Bs.shape}"
-            )
+        As, Bs = _index_batches(As, Bs)
         if len(As) == 0:
             return np.zeros(0)
         self.n_tests += len(As)
