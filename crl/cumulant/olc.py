@@ -36,30 +36,13 @@ from crl.cumulant._engine import Engine
 from crl.cumulant.independence import IndependenceTester
 from crl.exceptions import DegenerateDataWarning, ValidationError
 from crl.graphs import add_marked_edge, to_adjacency
-from crl.validation import check_array, check_choice, check_float, check_int
+from crl.validation import check_array, check_choice, check_float, check_int, check_node_names
 
 __all__ = ["OLC"]
 
 logger = logging.getLogger(__name__)
 
 _MIN_ROWS = 50
-
-
-def _names(X, feature_names, p: int) -> list:
-    if feature_names is not None:
-        names = list(feature_names)
-        if len(names) != p or len(set(names)) != p:
-            raise ValidationError(
-                f"feature_names: expected {p} distinct names, got {len(names)} ({len(set(names))} distinct)"
-            )
-        return names
-    columns = getattr(X, "columns", None)
-    if columns is not None:
-        names = list(columns)
-        if len(set(names)) != p:
-            raise ValidationError(f"X: expected distinct column names, got {names!r}")
-        return names
-    return [f"X{i + 1}" for i in range(p)]
 
 
 def _latent_names(m: int, observed) -> list[str]:
@@ -228,7 +211,7 @@ class OLC(BaseLearner):
             raise ValidationError(f"X: expected at least {_MIN_ROWS} rows (samples), got {n}")
         if p < 2:
             raise ValidationError(f"X: expected at least 2 columns, got {p}")
-        names = _names(X, self.feature_names, p)
+        names = check_node_names(self.feature_names, getattr(X, "columns", None), p, "X")
         sd = arr.std(axis=0)
         const = [names[k] for k in np.flatnonzero(sd <= 1e-12 * (1.0 + np.abs(arr).max(axis=0)))]
         if const:
