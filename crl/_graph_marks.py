@@ -56,6 +56,15 @@ ENDPOINTS_TO_MARK = {
 }
 
 
+def kind_for_marks(marks, latent: bool) -> str:
+    """The graph kind of a decoded graph with edge ``marks`` and, if ``latent``, hidden nodes."""
+    if set(marks) & {"<->", "o->", "o-o"}:
+        return "pag"
+    if "---" in marks:
+        return "latent_cpdag" if latent else "cpdag"
+    return "latent_dag" if latent else "dag"
+
+
 def mark_of(data) -> str:
     return data.get("mark", "-->")
 

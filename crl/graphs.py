@@ -47,6 +47,7 @@ from crl._graph_marks import (
     SYMMETRIC_MARKS,
     check_graph,
     directed_part,
+    kind_for_marks,
     mark_of,
     raise_if_cyclic,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "marked_edges",
     "latent_nodes",
     "observed_nodes",
+    "latent_names",
     "skeleton",
     "graph_kind",
     "from_causallearn",
@@ -361,6 +363,15 @@ def observed_nodes(G: nx.DiGraph) -> list:
     return [v for v, f in G.nodes(data="latent", default=False) if not f]
 
 
+def latent_names(m: int, observed) -> list[str]:
+    """Names ``L1..Lm`` for ``m`` hidden nodes, prefixed with ``_`` until none equals an observed name."""
+    taken = {str(v) for v in observed}
+    prefix = "L"
+    while any(f"{prefix}{k + 1}" in taken for k in range(m)):
+        prefix = "_" + prefix
+    return [f"{prefix}{k + 1}" for k in range(m)]
+
+
 def skeleton(G: nx.DiGraph) -> nx.Graph:
     """Undirected skeleton: same nodes (with their attributes), one edge per adjacency.
 
@@ -512,14 +523,7 @@ def from_causallearn(obj, *, node_names=None) -> nx.DiGraph:
         u, v = (names[j], names[i]) if flipped else (names[i], names[j])
         add_marked_edge(G, u, v, mark)
         marks.add(mark)
-    latent = any(flags)
-    if marks & {"<->", "o->", "o-o"}:
-        kind = "pag"
-    elif "---" in marks:
-        kind = "latent_cpdag" if latent else "cpdag"
-    else:
-        kind = "latent_dag" if latent else "dag"
-    G.graph["kind"] = kind
+    G.graph["kind"] = kind_for_marks(marks, any(flags))
     return G
 
 

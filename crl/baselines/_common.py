@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import networkx as nx
 import numpy as np
 
+from crl._graph_marks import kind_for_marks
 from crl.base import BaseLearner
 from crl.exceptions import CRLError, ValidationError
 from crl.graphs import to_adjacency
@@ -73,24 +74,6 @@ def _prepare(X, feature_names, *, min_cols: int = 2) -> tuple[np.ndarray, list]:
     return arr, names
 
 
-def _latent_names(m: int, observed) -> list[str]:
-    """``L1..Lm``, prefixed with underscores until no name collides with an observed one."""
-    taken = set(observed)
-    prefix = "L"
-    while any(f"{prefix}{k + 1}" in taken for k in range(m)):
-        prefix = "_" + prefix
-    return [f"{prefix}{k + 1}" for k in range(m)]
-
-
-def _kind(marks: set, latent: bool) -> str:
-    """The graph kind for a set of marks, as :func:`crl.graphs.from_causallearn` decides it."""
-    if marks & {"<->", "o->", "o-o"}:
-        return "pag"
-    if "---" in marks:
-        return "latent_cpdag" if latent else "cpdag"
-    return "latent_dag" if latent else "dag"
-
-
 def _relabel(decoded: nx.DiGraph, rename: Mapping, observed: list, latents: list) -> nx.DiGraph:
     """Copy ``decoded`` under ``rename``: observed nodes (column order), then hidden ones.
 
@@ -106,7 +89,7 @@ def _relabel(decoded: nx.DiGraph, rename: Mapping, observed: list, latents: list
     for u, v, data in decoded.edges(data=True):
         G.add_edge(rename[u], rename[v], **data)
     marks = {data.get("mark", "-->") for _, _, data in G.edges(data=True)}
-    G.graph["kind"] = _kind(marks, bool(latents))
+    G.graph["kind"] = kind_for_marks(marks, bool(latents))
     return G
 
 

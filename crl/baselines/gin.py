@@ -16,14 +16,13 @@ from crl.baselines._common import (
     _check_columns,
     _clusters,
     _jsonable,
-    _latent_names,
     _natural_key,
     _prepare,
     _quiet,
     _relabel,
 )
 from crl.exceptions import CRLError, ValidationError
-from crl.graphs import from_causallearn
+from crl.graphs import from_causallearn, latent_names
 from crl.validation import check_choice, check_int, check_level, check_random_state
 
 __all__ = ['GINPeer']
@@ -336,7 +335,7 @@ class GINPeer(_CausalLearnPeer):
         decoded = from_causallearn(cl_graph)
         cl_latents = [v for v, f in decoded.nodes(data="latent") if f]
         cl_latents.sort(key=_natural_key)  # GIN numbers its latents L1.. in its own order
-        latents = _latent_names(len(cl_latents), names)
+        latents = latent_names(len(cl_latents), names)
         rename = dict(zip(cl_latents, latents, strict=True))
         for v, f in decoded.nodes(data="latent"):
             if f:

@@ -18,13 +18,12 @@ from crl.base import Claim
 from crl.baselines._common import (
     _CausalLearnPeer,
     _clusters,
-    _latent_names,
     _prepare,
     _quiet,
     _relabel,
 )
 from crl.exceptions import CRLError, UnknownNameError, ValidationError
-from crl.graphs import from_causallearn
+from crl.graphs import from_causallearn, latent_names
 from crl.validation import check_choice, check_int, check_level
 
 __all__ = ['RLCDPeer']
@@ -231,7 +230,7 @@ class RLCDPeer(_CausalLearnPeer):
                 f"RLCD port output: expected all_vars to start with the {p} observed columns and a "
                 f"matching endpoint matrix, got {all_vars[: p + 1]!r}... and shape {M.shape}"
             )
-        latents = _latent_names(len(all_vars) - p, names)
+        latents = latent_names(len(all_vars) - p, names)
         rename = dict(enumerate(names + latents))
         G = _relabel(from_causallearn(M), rename, names, latents)
         self.stage1_graph_ = _relabel(from_causallearn(S), dict(enumerate(names)), names, [])

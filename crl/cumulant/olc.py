@@ -35,7 +35,7 @@ from crl.base import BaseLearner, Claim, check_is_fitted
 from crl.cumulant._engine import Engine
 from crl.cumulant.independence import IndependenceTester
 from crl.exceptions import DegenerateDataWarning, ValidationError
-from crl.graphs import add_marked_edge, to_adjacency
+from crl.graphs import add_marked_edge, latent_names, to_adjacency
 from crl.validation import check_array, check_choice, check_float, check_int, check_node_names
 
 __all__ = ["OLC"]
@@ -43,14 +43,6 @@ __all__ = ["OLC"]
 logger = logging.getLogger(__name__)
 
 _MIN_ROWS = 50
-
-
-def _latent_names(m: int, observed) -> list[str]:
-    taken = {str(v) for v in observed}
-    prefix = "L"
-    while any(f"{prefix}{k + 1}" in taken for k in range(m)):
-        prefix = "_" + prefix
-    return [f"{prefix}{k + 1}" for k in range(m)]
 
 
 def _nongaussian_pvalues(Xs: np.ndarray) -> np.ndarray:
@@ -454,7 +446,7 @@ class OLC(BaseLearner):
 
     def _build(self, structure, coef, sd, names) -> None:
         m = len(structure["latents"])
-        lat = _latent_names(m, names)
+        lat = latent_names(m, names)
         nodes = list(names) + lat
         index = {("x", i): i for i in range(len(names))}
         index.update({("L", k): len(names) + k for k in range(m)})

@@ -34,7 +34,7 @@ import numpy as np
 
 from crl.base import BaseLearner, Claim
 from crl.exceptions import ValidationError
-from crl.graphs import add_marked_edge, to_adjacency
+from crl.graphs import add_marked_edge, latent_names, to_adjacency
 from crl.rank._inputs import build_rank_test
 from crl.rank._orient import merge_and_orient
 from crl.rank._refine import GroupSearch
@@ -47,14 +47,6 @@ __all__ = ["RLCD"]
 logger = logging.getLogger(__name__)
 
 STAGE1 = ("pc", "pc_rank", "all", "ges")
-
-
-def _latent_names(m: int, observed) -> list[str]:
-    taken = {str(v) for v in observed}
-    prefix = "L"
-    while any(f"{prefix}{k + 1}" in taken for k in range(m)):
-        prefix = "_" + prefix
-    return [f"{prefix}{k + 1}" for k in range(m)]
 
 
 def _reduced_latents(edges, obs_set) -> set:
@@ -331,7 +323,7 @@ class RLCD(BaseLearner):
         timing["orient"] = time.perf_counter() - t
 
         # output
-        lat_names = _latent_names(len(hidden), names)
+        lat_names = latent_names(len(hidden), names)
         label = {i: names[i] for i in range(p)} | dict(zip(hidden, lat_names, strict=True))
         G = nx.DiGraph(kind="latent_cpdag")
         G.add_nodes_from(names, latent=False)

@@ -16,6 +16,7 @@ from crl.graphs import (
     from_lingam_B,
     graph_kind,
     is_acyclic,
+    latent_names,
     latent_nodes,
     marked_edges,
     meek_orient,
@@ -581,3 +582,10 @@ def test_errors_name_the_argument(dag):
         dag_to_cpdag("a -> b")
     with pytest.raises(GraphTypeError, match="^G:"):
         to_causallearn(nx.Graph())
+
+
+def test_latent_names_avoid_observed_names():
+    assert latent_names(2, ["a", "b"]) == ["L1", "L2"]
+    assert latent_names(2, ["L2", "x"]) == ["_L1", "_L2"]
+    assert latent_names(1, ["L1", "_L1"]) == ["__L1"]
+    assert latent_names(0, ["L1"]) == []
