@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -220,6 +221,25 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> str:
     return "store"
 
 
+def _journal_mode_wal(conn: sqlite3.Connection, timeout: float) -> str:
+    """Switch to WAL, retrying while another process holds the lock.
+
+    SQLite can answer a journal-mode change with "database is locked" at once,
+    without calling the busy handler, when another connection is creating or
+    writing the same new file; so the busy timeout alone does not cover it.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.25)
+
+
 def _connect(path: Path, timeout: float, *, readonly: bool) -> sqlite3.Connection:
     try:
         if readonly:
@@ -234,7 +254,7 @@ def _connect(path: Path, timeout: float, *, readonly: bool) -> sqlite3.Connectio
     if readonly:
         return conn
     try:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        mode = _journal_mode_wal(conn, timeout)
         if str(mode).lower() != "wal":
             logger.warning("%s: could not switch to WAL mode (journal_mode=%s); writes "
                            "stay transactional but readers may wait for writers",
