@@ -290,8 +290,11 @@ def random_general_latent_graph(
     edge between two observed nodes with no common neighbour, in the
     direction that keeps the graph acyclic (X9 → X11 in ``gen_b``), or a new
     observed child of an observed node (chains X2 → X8 → X9). Draws failing
-    :func:`check_rlcd_conditions` are rejected. Defaults average about 4
-    latents and 15 observed nodes.
+    :func:`check_rlcd_conditions` are rejected, Condition 2 included: an X → X
+    edge into a child of a 2-latent cover from a node that one variable
+    separates from the cover is the usual culprit (about a third of the
+    draws with the defaults). Defaults average about 4 latents and 15
+    observed nodes.
 
     Parameters
     ----------
