@@ -59,6 +59,7 @@ class ClusterSearch(CoverStructure):
         self.obs = sorted(int(x) for x in observed)
         self.obs_set = frozenset(self.obs)
         self.adj = {x: set(adjacency.get(x, ())) & self.obs_set for x in self.obs}
+        self.complete_adj = all(len(self.adj[x]) == len(self.obs) - 1 for x in self.obs)
         self.rt = rank_test
         self.n_obs = n_obs
         self.allocate = allocate
@@ -82,17 +83,10 @@ class ClusterSearch(CoverStructure):
 
     def test_rank(self, As, Bs, k, nonsinks):
         """(not rejected, smallest non-rejected rank) of ``rank(meas(As) ∪ 𝒳, meas(Bs) ∪ 𝒳) <= k``."""
-        A = sorted(_vars(self.measures(As)) | set(nonsinks))
-        B = sorted(_vars(self.measures(Bs)) | set(nonsinks))
-        if not self.rt.test(A, B, k):
-            return False, None
-        rk = k
-        for h in range(k - 1, -1, -1):
-            if self.rt.test(A, B, h):
-                rk = h
-            else:
-                break
-        return True, rk
+        A = tuple(sorted(self.measured_vars(As).union(nonsinks)))
+        B = tuple(sorted(self.measured_vars(Bs).union(nonsinks)))
+        rk = self.rt.rank_sorted(A, B, k)  # tests k, then descends: one cache look-up for the whole search
+        return (False, None) if rk > k else (True, rk)
 
     # ------------------------------------------------------------------ one round of tests
 

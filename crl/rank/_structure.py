@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from crl.rank._covers import _dedup, _key, _setlen, _vars
+from crl.rank._covers import _dedup, _key, _vars
 
 __all__ = ["CoverStructure"]
 
@@ -32,7 +32,7 @@ class CoverStructure:
         self._memo.clear()
 
     def is_obs(self, cover) -> bool:
-        return all(v < self.n_obs for v in cover)
+        return not cover or max(cover) < self.n_obs
 
     def children(self, L) -> frozenset:
         """Children of ``L`` and of its sub-covers (the reference's rigorous ``findChildren``)."""
@@ -80,6 +80,18 @@ class CoverStructure:
             self._memo[key] = out
         return set(out)
 
+    def _cover_info(self) -> tuple:
+        """``(L, children(L), their variables, |L|, atomic)`` for every cover of ``ld``, in ``ld`` order.
+
+        The filters below scan every cover for every candidate; reading these
+        once per state avoids a memo look-up per cover and per candidate.
+        """
+        out = self._memo.get("info")
+        if out is None:
+            out = tuple((L, self.children(L), self._children_vars(L), len(L), self._is_atomic(L)) for L in self.ld)
+            self._memo["info"] = out
+        return out
+
     def _children_vars(self, L) -> frozenset:
         key = ("chv", L)
         out = self._memo.get(key)
@@ -103,8 +115,21 @@ class CoverStructure:
         key = ("meas", frozenset(Ls))
         out = self._memo.get(key)
         if out is None:
-            _, _, meas = self._pick(Ls, set(), set(), set())
-            out = frozenset(meas)
+            if len(key[1]) > 1 and all(atomic for *_, atomic in self._cover_info()):
+                # without non-atomic covers _pick is a plain search from each cover: a union of memoised parts
+                out = frozenset().union(*(self.measures((L,)) for L in key[1]))
+            else:
+                _, _, meas = self._pick(Ls, set(), set(), set())
+                out = frozenset(meas)
+            self._memo[key] = out
+        return out
+
+    def measured_vars(self, Ls) -> frozenset:
+        """The variables of :meth:`measures` (the columns the rank tests use)."""
+        key = ("mvars", frozenset(Ls))
+        out = self._memo.get(key)
+        if out is None:
+            out = _vars(self.measures(key[1]))
             self._memo[key] = out
         return out
 
@@ -151,6 +176,8 @@ class CoverStructure:
         xs = set(xs)
         if not xs:
             return False
+        if self.complete_adj:  # the default complete Phase-1 graph: every non-empty set is connected
+            return True
         start = next(iter(xs))
         seen, stack = {start}, [start]
         while stack:
@@ -163,7 +190,7 @@ class CoverStructure:
 
     def contains_cluster(self, As, nonsinks) -> bool:
         av, ns = _vars(As), set(nonsinks)
-        return any(len(av & self._children_vars(L)) + len(ns & L) > len(L) for L in self.ld)
+        return any(len(av & chv) + len(ns & L) > n for L, _ch, chv, n, _at in self._cover_info())
 
     def overlap_pa_ch(self, As) -> bool:
         for V in As:
@@ -178,7 +205,7 @@ class CoverStructure:
 
     def nonsinks_are_children(self, As, nonsinks) -> bool:
         av, ns = _vars(As), set(nonsinks)
-        return any((av & L) and (self._children_vars(L) & ns) for L in self.ld)
+        return any((av & L) and (chv & ns) for L, _ch, chv, _n, _at in self._cover_info())
 
     def parent_cardinality(self, Vs) -> int:
         """Size of ``Vs`` after replacing clusters inside it by their atomic parents, recursively."""
@@ -190,18 +217,19 @@ class CoverStructure:
         return out
 
     def _parent_cardinality(self, Vs) -> int:
-        k1 = _setlen(Vs)
-        for L in list(self.ld):
-            if not self._is_atomic(L):
-                continue
-            ch = self.children(L)
+        # one pass over the atomic covers per round, until a round no longer shrinks the set
+        info = self._cover_info()
+        while True:
             vv = _vars(Vs)
-            if len(vv & self._children_vars(L)) + len(vv & L) > len(L):
-                Vs -= ch
-                Vs.discard(L)
-                for v in _vars(Vs) & L:
-                    if v in self.obs_set:
-                        Vs.discard(frozenset({v}))
-                Vs.add(L)
-        k2 = _setlen(Vs)
-        return self._parent_cardinality(Vs) if k2 < k1 else k1
+            k1 = len(vv)
+            for L, ch, chv, n, atomic in info:
+                if atomic and len(vv & chv) + len(vv & L) > n:
+                    Vs -= ch
+                    Vs.discard(L)
+                    for v in _vars(Vs) & L:
+                        if v in self.obs_set:
+                            Vs.discard(frozenset({v}))
+                    Vs.add(L)
+                    vv = _vars(Vs)
+            if len(vv) >= k1:
+                return k1

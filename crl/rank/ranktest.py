@@ -36,6 +36,9 @@ import numbers
 from collections.abc import Mapping
 
 import numpy as np
+from scipy.linalg.lapack import dgesdd as _gesdd
+from scipy.linalg.lapack import dpotrf as _potrf
+from scipy.linalg.lapack import dtrtrs as _trtrs
 from scipy.stats import chi2
 
 from crl.exceptions import ValidationError
@@ -66,27 +69,6 @@ def _as_index(idx, name: str, d: int) -> tuple[int, ...]:
     return out
 
 
-def _whitened_svd(S: np.ndarray, A, B) -> np.ndarray:
-    """Singular values of ``L_A⁻¹ S[A, B] L_B⁻ᵀ`` (Cholesky factors of the diagonal blocks)."""
-    if len(A) == 0 or len(B) == 0:
-        return np.zeros(0)
-    SAA = S[np.ix_(A, A)]
-    SBB = S[np.ix_(B, B)]
-    SAB = S[np.ix_(A, B)]
-    try:
-        LA = np.linalg.cholesky(SAA)
-        LB = np.linalg.cholesky(SBB)
-    except np.linalg.LinAlgError:
-        raise ValidationError(
-            "covariance: expected positive definite diagonal blocks (no constant or duplicated "
-            f"columns), got a singular block for columns {list(A)} or {list(B)}"
-        ) from None
-    M = np.linalg.solve(LA, SAB)
-    M = np.linalg.solve(LB, M.T).T
-    s = np.linalg.svd(M, compute_uv=False)
-    return np.clip(s, 0.0, 1.0)
-
-
 def canonical_correlations(S, A, B) -> np.ndarray:
     """Canonical correlations of the column sets ``A`` and ``B`` under covariance ``S``.
 
@@ -111,29 +93,40 @@ def canonical_correlations(S, A, B) -> np.ndarray:
 
 
 def _canonical(S: np.ndarray, A: tuple, B: tuple) -> np.ndarray:
-    shared = sorted(set(A) & set(B))
-    m = min(len(A), len(B))
-    if not shared:
-        return _whitened_svd(S, list(A), list(B))[:m]
-    a = [i for i in A if i not in set(shared)]
-    b = [j for j in B if j not in set(shared)]
-    rest = a + b
-    if rest:
-        idx = rest + shared
-        sub = S[np.ix_(idx, idx)]
-        k = len(rest)
-        try:
-            P = sub[:k, :k] - sub[:k, k:] @ np.linalg.solve(sub[k:, k:], sub[k:, :k])
-        except np.linalg.LinAlgError:
-            raise ValidationError(
-                f"covariance: expected a positive definite block on the shared columns {shared}, got a singular one"
-            ) from None
-        P = (P + P.T) / 2.0
-        inner = _whitened_svd(P, list(range(len(a))), list(range(len(a), k)))
-    else:
-        inner = np.zeros(0)
-    out = np.concatenate([np.ones(len(shared)), inner])
-    return out[:m]
+    """Canonical correlations of sorted index tuples ``A``, ``B``: ``c`` ones, then the partial ones.
+
+    One Cholesky factor ``L`` of ``S`` over the columns ordered (shared ``C``,
+    larger rest ``b``, smaller rest ``s``) holds everything: its trailing
+    blocks are the Cholesky factor of the partial covariance of ``(b, s)``
+    given ``C``, and with ``Y = L_ss⁻¹ L_sb`` the partial canonical
+    correlations are ``τ / sqrt(1 + τ²)`` for the singular values ``τ`` of
+    ``Y`` (``Σ_ss|C = L_ss (I + Y Yᵀ) L_ssᵀ`` and
+    ``Σ_sb|C Σ_bb|C⁻¹ Σ_bs|C = L_ss Y Yᵀ L_ssᵀ``). That is one factorisation,
+    one small triangular solve and one small SVD; the raw LAPACK routines
+    skip numpy's per-call overhead, which dominates on blocks this small.
+    """
+    sa, sb = set(A), set(B)
+    shared = [i for i in A if i in sb]
+    a = [i for i in A if i not in sb]
+    b = [j for j in B if j not in sa]
+    small, big = (a, b) if len(a) < len(b) else (b, a)
+    c, nb = len(shared), len(big)
+    if not small:
+        return np.ones(c)
+    idx = np.array(shared + big + small, dtype=np.intp)
+    L, info = _potrf(S[idx[:, None], idx], lower=1, clean=0)
+    if info != 0:
+        raise ValidationError(
+            "covariance: expected positive definite blocks (no constant or duplicated columns), got a "
+            f"singular block for columns {list(A)} and {list(B)}"
+        )
+    k = c + nb
+    Y, _ = _trtrs(L[k:, k:], L[k:, c:k], lower=1)  # potrf succeeded: L_ss has a positive diagonal
+    _, tau, _, info = _gesdd(Y, compute_uv=0)
+    if info != 0:  # divide and conquer did not converge: numpy's SVD
+        tau = np.linalg.svd(Y, compute_uv=False)
+    rho = np.minimum(tau / np.sqrt(1.0 + tau * tau), 1.0)
+    return np.concatenate([np.ones(c), rho]) if c else rho
 
 
 def _check_stat(statistic: str) -> str:
@@ -262,6 +255,10 @@ class _Base:
                 break
         return best
 
+    def rank_sorted(self, A: tuple, B: tuple, max_rank: int) -> int:
+        """:meth:`rank` for sorted tuples of distinct valid column ids (the search's fast path, unchecked)."""
+        return self.rank(A, B, max_rank)
+
     def pvalues_batch(self, As, Bs, r: int) -> np.ndarray:
         """p-values of ``rank <= r`` for the pairs ``(As[i], Bs[i])`` (one test each)."""
         return np.array([self.pvalue(a, b, r) for a, b in zip(As, Bs, strict=True)], dtype=float)
@@ -356,22 +353,51 @@ class RankTest(_Base):
             return self._alpha[r]
         return self._alpha
 
+    def _lookup(self, A, B) -> tuple:
+        """``(entry, cached)`` of the pair; the entry is ``(rho, clamped rho as floats, ln(1 - ρ²) terms, p, q)``.
+
+        The per-test terms of :func:`rank_statistic` are kept with the
+        canonical correlations, so a cached pair costs no numpy call and no
+        logarithm; :meth:`_statistic` adds the same floats in the same order
+        as :func:`rank_statistic`, so the statistics are bit-identical.
+        """
+        return self._lookup_key(self._key(A, B))
+
+    def _lookup_key(self, key: tuple) -> tuple:
+        entry = self._cache.get(key)
+        if entry is not None:
+            return entry, True
+        rho = _canonical(self._S, key[0], key[1])
+        clamped = [min(float(x), _RHO_MAX) for x in rho]
+        entry = (rho, clamped, [math.log1p(-x * x) for x in clamped], len(key[0]), len(key[1]))
+        self._cache[key] = entry
+        return entry, False
+
+    def _entry(self, A, B) -> tuple:
+        entry, cached = self._lookup(A, B)
+        self.n_cache_hits += cached
+        return entry
+
     def canonical_correlations(self, A, B) -> np.ndarray:
         """Cached canonical correlations of the column sets ``A`` and ``B``."""
-        key = self._key(A, B)
-        rho = self._cache.get(key)
-        if rho is None:
-            rho = _canonical(self._S, key[0], key[1])
-            self._cache[key] = rho
+        return self._entry(A, B)[0]
+
+    def _statistic(self, entry, r):
+        """``(T, df)`` of :func:`rank_statistic` from a cache entry."""
+        _rho, clamped, logs, p, q = entry
+        if r >= min(p, q):
+            return 0.0, 0
+        tail = -sum(logs[r:])
+        if self.statistic == "bartlett":
+            factor = self.n - (p + q + 3) / 2.0
         else:
-            self.n_cache_hits += 1
-        return rho
+            factor = (self.n * self.n_scaling - r - (p + q + 1) / 2.0
+                      + sum(1.0 / max(x, 1e-300) ** 2 - 1.0 for x in clamped[:r]))
+        return max(factor, 0.0) * tail, (p - r) * (q - r)
 
     def _stat(self, A, B, r):
         self.n_tests += 1
-        rho = self.canonical_correlations(A, B)
-        p, q = len(set(A)), len(set(B))
-        return rank_statistic(rho, self.n, p, q, r, statistic=self.statistic, n_scaling=self.n_scaling)
+        return self._statistic(self._entry(A, B), r)
 
     def pvalue(self, A, B, r: int) -> float:
         """p-value of ``H0: rank(Σ[A, B]) <= r`` (1 when ``df == 0``)."""
@@ -386,12 +412,45 @@ class RankTest(_Base):
             self._critical[key] = c
         return c
 
-    def test(self, A, B, r: int) -> bool:
-        """True when ``H0: rank(Σ[A, B]) <= r`` is not rejected at level ``alpha[r]``."""
-        T, df = self._stat(A, B, r)
+    def _accepts(self, entry, r: int) -> bool:
+        T, df = self._statistic(entry, r)
         if df == 0:
             return True
         return T <= self._crit(df, self.level(r))
+
+    def test(self, A, B, r: int) -> bool:
+        """True when ``H0: rank(Σ[A, B]) <= r`` is not rejected at level ``alpha[r]``."""
+        self.n_tests += 1
+        return self._accepts(self._entry(A, B), r)
+
+    def rank(self, A, B, max_rank: int | None = None) -> int:
+        """Smallest ``r`` in ``0..max_rank`` whose null ``rank <= r`` is not rejected.
+
+        The decisions and counts of the generic descent (one test per rank
+        tried, all but the first answered from the cache), with one cache look-up.
+        """
+        k = None if max_rank is None else check_int(max_rank, "max_rank", minimum=0)
+        return self._rank_key(self._key(A, B), k)
+
+    def rank_sorted(self, A: tuple, B: tuple, max_rank: int) -> int:
+        """:meth:`rank` for sorted tuples of distinct valid column ids (the search's fast path, unchecked)."""
+        return self._rank_key((A, B) if A <= B else (B, A), max_rank)
+
+    def _rank_key(self, key: tuple, k: int | None) -> int:
+        entry, cached = self._lookup_key(key)
+        if k is None:
+            k = min(entry[3], entry[4])
+        tests, best = 1, k + 1
+        if self._accepts(entry, k):
+            best = k
+            for r in range(k - 1, -1, -1):
+                tests += 1
+                if not self._accepts(entry, r):
+                    break
+                best = r
+        self.n_tests += tests
+        self.n_cache_hits += tests - 1 + cached
+        return best
 
     def pvalues_batch(self, As, Bs, r: int) -> np.ndarray:
         """p-values of ``rank <= r`` for many pairs of equal-sized sets in one batched computation.

@@ -170,6 +170,29 @@ def test_cache_counts_hits_for_reordered_sets():
     assert counts["hit_rate"] == pytest.approx(2 / 3)
 
 
+
+@pytest.mark.parametrize("statistic", STATISTICS)
+def test_rank_search_matches_the_test_by_test_descent(statistic):
+    """``rank`` and ``rank_sorted`` (one cache look-up) decide and count as a descent of ``test`` calls."""
+    rng = np.random.default_rng(9)
+    X, a, b = _factor_data(800, rng, p=3, q=4, r=1, shared=1)
+    slow, fast, fast_sorted = (RankTest(X, statistic=statistic) for _ in range(3))
+    for k in range(4):
+        expected = k + 1 if not slow.test(a, b, k) else k
+        if expected == k:
+            for r in range(k - 1, -1, -1):
+                if not slow.test(a, b, r):
+                    break
+                expected = r
+        assert fast.rank(a, b, k) == expected
+        assert fast_sorted.rank_sorted(tuple(sorted(b)), tuple(sorted(a)), k) == expected
+    assert fast.counts() == slow.counts() == fast_sorted.counts()
+    # the cached statistic adds the same floats as rank_statistic: bit-identical p-values
+    rho = canonical_correlations(slow.correlation, a, b)
+    for r in range(4):
+        T, df = rank_statistic(rho, 800, len(set(a)), len(set(b)), r, statistic=statistic)
+        assert slow.pvalue(a, b, r) == (1.0 if df == 0 else float(chi2.sf(T, df)))
+
 # --- oracle ----------------------------------------------------------------------------------
 
 
