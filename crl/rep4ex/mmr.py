@@ -129,6 +129,7 @@ def mmr_penalty(
     standardize: bool = True,
     statistic: str = "unbiased",
     eps: float = 1e-6,
+    moments: int = 1,
 ) -> torch.Tensor:
     """The MMR estimate of ``E[k(A, A') r^T r']`` on one batch (a scalar tensor).
 
@@ -151,12 +152,23 @@ def mmr_penalty(
         the residual variance). The last two are for comparison only.
     eps : float
         Ridge on the OLS normal equations.
+    moments : {1, 2}
+        1 (default, the paper's restriction): the conditional mean of the
+        residuals. 2: add the same statistic for the centred second moments
+        ``s_i = vech(r_i r_i^T) - mean(s)``, i.e. ``E[r r^T | A]`` constant.
+        The model implies it (``r = H (V - E V)`` with ``V`` independent of
+        ``A``), and it sees distortions that the mean misses: a Gaussian ``V``
+        smooths ``E[h(M0 a + V)]`` so strongly that wiggly non-affine encoders
+        keep a conditional mean affine in ``a`` while their conditional
+        variance still moves with ``a`` (see :class:`crl.rep4ex.Rep4Ex`).
     """
     b = latents.shape[0]
     if b < 2 or actions.shape[0] != b:
         raise ValidationError(f"latents: expected a batch of >= 2 rows matching actions, got {b} and {actions.shape[0]}")
     if statistic not in STATISTICS:
         raise ValidationError(f"statistic: expected one of {list(STATISTICS)}, got {statistic!r}")
+    if moments not in (1, 2):
+        raise ValidationError(f"moments: expected 1 or 2, got {moments!r}")
     z = latents
     if standardize:
         z = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-8)
@@ -164,6 +176,19 @@ def mmr_penalty(
     coef = torch.linalg.solve(gram, design.T @ z)
     r = z - design @ coef
     K = gaussian_kernel(actions, bandwidth) if kernel is None else kernel
+    out = _kernel_moment(r, K, design, gram, statistic)
+    if moments == 2:
+        rows, cols = torch.triu_indices(r.shape[1], r.shape[1], device=r.device)
+        sec = r[:, rows] * r[:, cols]
+        ones = design[:, -1:]
+        sec = sec - sec.mean(0)  # the intercept-only OLS: a constant second moment is allowed
+        out = out + _kernel_moment(sec, K, ones, ones.T @ ones, statistic)
+    return out
+
+
+def _kernel_moment(r, K, design, gram, statistic):
+    """``sum_{i != j} K_ij r_i^T r_j / (b(b-1))`` for OLS residuals ``r`` of ``design``, bias-corrected per ``statistic``."""
+    b = r.shape[0]
     total = (K * (r @ r.T)).sum()
     if statistic == "v":
         return total / (b * b)

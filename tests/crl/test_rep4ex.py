@@ -73,6 +73,35 @@ def test_mmr_is_zero_for_affine_encoders_and_positive_for_nonlinear_ones():
     assert np.mean(v_stat) > 10 * (abs(m) + se)
 
 
+def test_second_moment_restriction_sees_a_distortion_the_mean_misses():
+    """An encoder whose conditional mean is affine in A but whose conditional variance is not.
+
+    z = Z + c * (V1^2 - 1) * A1 is not a function of Z alone, so it only probes the statistic:
+    E[z | A] = M0 A (affine), while Var(z1 | A) = 1 + 2 c^2 A1^2 moves with A1.
+    """
+    bw = median_bandwidth(np.random.default_rng(0).uniform(-1, 1, (2000, 2)))
+    g = torch.Generator().manual_seed(1)
+    M = torch.tensor(M0, dtype=torch.float32)
+    mean_only, with_second, affine2 = [], [], []
+    for _ in range(300):
+        A = torch.rand(256, 2, generator=g) * 2 - 1
+        V = torch.randn(256, 2, generator=g)
+        Z = A @ M.T + V
+        z = Z.clone()
+        z[:, 0] = z[:, 0] + 1.5 * (V[:, 0] ** 2 - 1) * A[:, 0]
+        mean_only.append(float(mmr_penalty(z, A, bw)))
+        with_second.append(float(mmr_penalty(z, A, bw, moments=2)))
+        affine2.append(float(mmr_penalty(Z @ M.T - 1.0, A, bw, moments=2)))
+    m1, se1 = _mean_se(mean_only)
+    assert abs(m1) < 3.5 * se1  # the mean restriction holds: blind to this distortion
+    m0, se0 = _mean_se(affine2)
+    assert abs(m0) < 3.5 * se0  # an affine encoder satisfies both restrictions
+    m2, se2 = _mean_se(with_second)
+    assert m2 > 6 * se2 and m2 > 10 * (abs(m0) + se0)  # fourth moments make it noisier than the mean's
+    with pytest.raises(ValidationError, match="moments"):
+        mmr_penalty(z, A, bw, moments=3)
+
+
 def test_mmr_is_scale_invariant_and_differentiable_through_the_ols():
     Z, A = next(_latent_batches(1, b=128))
     Z = (Z**3).requires_grad_(True)
@@ -265,6 +294,8 @@ def test_state_and_option_errors(problem):
         Rep4Ex(2, **{**SMALL, "device": "gpu"}).fit(P.X, P.actions)
     with pytest.raises(UnknownNameError, match="penalty_statistic"):
         Rep4Ex(2, penalty_statistic="w", **SMALL).fit(P.X, P.actions)
+    with pytest.raises(UnknownNameError, match="moments"):
+        Rep4Ex(2, moments=3, **SMALL).fit(P.X, P.actions)
     with pytest.raises(ValidationError, match="batch_size"):
         Rep4Ex(2, **{**SMALL, "batch_size": 8}).fit(P.X, P.actions)
     with pytest.raises(ValidationError, match="penalty_weight"):
