@@ -229,6 +229,28 @@ def test_restarts_keep_the_lowest_validation_objective(problem):
         Rep4Ex(2, n_restarts=0, **SMALL).fit(P.X, P.actions)
 
 
+def test_restarts_selected_by_the_second_moment_statistic(problem):
+    P = problem
+    by_objective = Rep4Ex(2, n_restarts=3, random_state=0, **SMALL).fit(P.X, P.actions)
+    by_moments = Rep4Ex(2, n_restarts=3, restart_criterion="moments", random_state=0, **SMALL).fit(P.X, P.actions)
+    # same restarts (same seeds), another criterion: the statistic of each restart's encoder on the validation rows
+    assert len(by_moments.restart_objectives_) == 3
+    assert by_moments.best_restart_ == int(np.argmin(by_moments.restart_objectives_))
+    assert by_moments.restart_objectives_ != by_objective.restart_objectives_
+    # recomputed from the kept encoder on the same validation rows, it is the kept restart's criterion
+    from crl.deep import to_tensor, torch_seed, train_val_split
+    from crl.rep4ex.mmr import mmr_penalty
+
+    _, va = train_val_split(len(P.X), 0.2, random_state=torch_seed(0))
+    x = to_tensor(by_moments._check_X(P.X)[va], "cpu")
+    with torch.no_grad():
+        z = by_moments.model_(x)[0]
+        stat = float(mmr_penalty(z, to_tensor(P.actions[va], "cpu"), by_moments.bandwidth_, moments=2))
+    assert stat == pytest.approx(min(by_moments.restart_objectives_), rel=1e-4, abs=1e-7)
+    with pytest.raises(UnknownNameError, match="restart_criterion"):
+        Rep4Ex(2, restart_criterion="r2", **SMALL).fit(P.X, P.actions)
+
+
 def test_checkpoint_round_trip(problem, tmp_path, monkeypatch):
     P = problem
     fitted = Rep4Ex(2, random_state=0, **SMALL).fit(P.X, P.actions, P.y)
