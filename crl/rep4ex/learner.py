@@ -91,9 +91,8 @@ class Rep4Ex(Rep4ExBase):
         Stage-2 additive regression (see :class:`crl.rep4ex.control.ControlFunction`).
     n_restarts : int
         Independent initialisations of stage 1; the one with the lowest
-        validation objective (reconstruction + penalty, the early-stopping
-        criterion, which uses neither latents nor outcome) is kept, at
-        proportional cost. Default 1: on the development seed where stage 1
+        ``restart_criterion`` is kept, at proportional cost. Default 1: with
+        the objective criterion, on the development seed where stage 1
         failed worst (validation reconstruction about 20 times the usual, affine
         R² 0.76), three restarts all settled at a similar reconstruction error
         and did not help, so the failure lies in the draw, not the initialisation.
@@ -142,8 +141,8 @@ class Rep4Ex(Rep4ExBase):
                    reference="Saengkyongam et al. 2024 (ICLR), Thm. 6 and the control-function Thm. 4")
 
     def __init__(self, n_latents=2, *, penalty_weight=10.0, kernel_bandwidth="median", moments=1,
-                 penalty_statistic="unbiased", hidden=64, epochs=200, batch_size=256, lr=1e-3, patience=20, validation_fraction=0.2,
-                 outcome_model="mlp", n_restarts=1, restart_criterion="objective", random_state=None, device="auto",
+                 penalty_statistic="unbiased", hidden=64, epochs=200, batch_size=256, lr=1e-3, patience=20,
+                 validation_fraction=0.2, outcome_model="mlp", n_restarts=1, restart_criterion="objective", random_state=None, device="auto",
                  progress=False, n_threads=None):
         self.n_latents = n_latents
         self.penalty_weight = penalty_weight
@@ -249,7 +248,7 @@ class Rep4Ex(Rep4ExBase):
                 else:
                     criterion = history["best_val"] if len(va) else history["train_loss"][-1]
                 self.restart_objectives_.append(float(criterion))
-                logger.info("%s restart %d: validation objective %.6g", type(self).__name__, restart, criterion)
+                logger.info("%s restart %d: selection criterion %.6g", type(self).__name__, restart, criterion)
                 if best is None or criterion < best[0]:
                     best = (criterion, restart, model, history, diagnostics)
             _, self.best_restart_, self.model_, self.history_, self.diagnostics_ = best
