@@ -353,17 +353,14 @@ class RankTest(_Base):
             return self._alpha[r]
         return self._alpha
 
-    def _lookup(self, A, B) -> tuple:
-        """``(entry, cached)`` of the pair; the entry is ``(rho, clamped rho as floats, ln(1 - ρ²) terms, p, q)``.
+    def _lookup_key(self, key: tuple) -> tuple:
+        """``(entry, cached)`` of a sorted pair; the entry is ``(rho, clamped rho as floats, ln(1 - ρ²) terms, p, q)``.
 
         The per-test terms of :func:`rank_statistic` are kept with the
         canonical correlations, so a cached pair costs no numpy call and no
         logarithm; :meth:`_statistic` adds the same floats in the same order
         as :func:`rank_statistic`, so the statistics are bit-identical.
         """
-        return self._lookup_key(self._key(A, B))
-
-    def _lookup_key(self, key: tuple) -> tuple:
         entry = self._cache.get(key)
         if entry is not None:
             return entry, True
@@ -374,7 +371,7 @@ class RankTest(_Base):
         return entry, False
 
     def _entry(self, A, B) -> tuple:
-        entry, cached = self._lookup(A, B)
+        entry, cached = self._lookup_key(self._key(A, B))
         self.n_cache_hits += cached
         return entry
 
