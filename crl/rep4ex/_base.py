@@ -107,8 +107,9 @@ class Rep4ExBase(BaseLearner):
         from crl.rep4ex.control import ControlFunction
 
         start = time.perf_counter()
+        degree = check_int(self.outcome_degree, "outcome_degree", minimum=1)
         self.control_ = ControlFunction(
-            self.outcome_model, hidden=hidden, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+            self.outcome_model, hidden=hidden, degree=degree, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             patience=self.patience, validation_fraction=self.validation_fraction, seed=seed, device=device,
             progress=self.progress,
         ).fit(Z, A, y)

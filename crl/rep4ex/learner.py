@@ -89,6 +89,12 @@ class Rep4Ex(Rep4ExBase):
         validation rows): it uses neither latents nor the outcome.
     outcome_model : {"mlp", "poly"}
         Stage-2 additive regression (see :class:`crl.rep4ex.control.ControlFunction`).
+        The MLP (default) extrapolates linearly along rays; ``"poly"`` extrapolates
+        as a polynomial of ``outcome_degree``. Which extrapolates better is a
+        property of ``l``, not something the data inside the support can tell
+        (benchmarks/RESULTS.md, Rep4Ex, stage 2).
+    outcome_degree : int
+        Degree of both polynomials when ``outcome_model="poly"``.
     n_restarts : int
         Independent initialisations of stage 1; the one with the lowest
         ``restart_criterion`` is kept, at proportional cost. Default 1: with
@@ -142,7 +148,8 @@ class Rep4Ex(Rep4ExBase):
 
     def __init__(self, n_latents=2, *, penalty_weight=10.0, kernel_bandwidth="median", moments=1,
                  penalty_statistic="unbiased", hidden=64, epochs=200, batch_size=256, lr=1e-3, patience=20,
-                 validation_fraction=0.2, outcome_model="mlp", n_restarts=1, restart_criterion="objective", random_state=None, device="auto",
+                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, n_restarts=1, restart_criterion="objective",
+                 random_state=None, device="auto",
                  progress=False, n_threads=None):
         self.n_latents = n_latents
         self.penalty_weight = penalty_weight
@@ -156,6 +163,7 @@ class Rep4Ex(Rep4ExBase):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.outcome_model = outcome_model
+        self.outcome_degree = outcome_degree
         self.n_restarts = n_restarts
         self.restart_criterion = restart_criterion
         self.random_state = random_state
@@ -321,7 +329,7 @@ class Rep4ExAE(Rep4Ex):
     penalty_statistic = "unbiased"
 
     def __init__(self, n_latents=2, *, hidden=64, epochs=200, batch_size=256, lr=1e-3, patience=20,
-                 validation_fraction=0.2, outcome_model="mlp", n_restarts=1, random_state=None, device="auto",
+                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, n_restarts=1, random_state=None, device="auto",
                  progress=False, n_threads=None):
         self.n_latents = n_latents
         self.hidden = hidden
@@ -331,6 +339,7 @@ class Rep4ExAE(Rep4Ex):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.outcome_model = outcome_model
+        self.outcome_degree = outcome_degree
         self.n_restarts = n_restarts
         self.random_state = random_state
         self.device = device

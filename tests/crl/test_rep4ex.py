@@ -176,6 +176,19 @@ def test_control_function_is_invariant_to_affine_maps_of_the_latents():
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+def test_outcome_degree_reaches_stage_two():
+    """The learners' ``outcome_degree`` sets the polynomial of stage 2: degree 2 is exact for this quadratic l."""
+    Z, A, y = _confounded(50_000, seed=3)
+    quad = Rep4ExOracle(outcome_model="poly", outcome_degree=2).fit(Z, A, y, latents=Z)
+    assert quad.control_.degree == 2
+    err = np.max(np.abs(quad.predict_do(GRID) - _do_truth(GRID)))
+    assert err < 0.05 * np.max(np.abs(_do_truth(GRID)))
+    lin = Rep4ExOracle(outcome_model="poly", outcome_degree=1).fit(Z, A, y, latents=Z)
+    assert np.max(np.abs(lin.predict_do(GRID) - _do_truth(GRID))) > 10 * err  # a line cannot bend outside
+    with pytest.raises(ValidationError, match="outcome_degree"):
+        Rep4ExOracle(outcome_model="poly", outcome_degree=0).fit(Z, A, y, latents=Z)
+
+
 def test_control_function_mlp_on_true_latents_in_support():
     Z, A, y = _confounded(3000, seed=2)
     cf = ControlFunction("mlp", hidden=(32, 32), epochs=30, lr=3e-3, seed=0).fit(Z, A, y)
