@@ -37,33 +37,30 @@ def _dedup(Vs) -> set:
 def _minimal_subsets(covers, k: int):
     """Sets of pairwise disjoint covers with total size > ``k``, minimal in the last (smallest) cover.
 
-    The reference's ``generateSubsetMinimal``: covers are taken largest first;
-    each yielded set exceeds ``k`` only because of its last, smallest cover.
+    The reference's ``generateSubsetMinimal``: covers are taken largest first
+    (ties by descending sorted members); each yielded set exceeds ``k`` only
+    because of its last, smallest cover. The same sets in the same order as
+    the reference, duplicates included (they decide which candidate the
+    search tests first); each yielded set is a fresh ``set``.
     """
-    d: dict[int, list] = {}
-    for v in sorted(covers, key=_key):
-        d.setdefault(len(v), []).append(v)
+    order = sorted(covers, key=lambda c: (len(c), _key(c)), reverse=True)
+    n = len(order)
 
-    def rec(d, gap, cur):
-        if not d:
-            return
-        d = {dim: list(vs) for dim, vs in d.items()}
-        cur = set(cur)
-        top = max(d)
-        v = d[top].pop()
-        if not d[top]:
-            del d[top]
-        if d:
-            yield from rec(d, gap, cur)
-        if not any(v & g for g in cur):
-            cur.add(v)
-            gap -= top
-        if gap >= 0 and d:
-            yield from rec(d, gap, cur)
+    def rec(i, gap, cur, cur_vars):
+        # the reference copies its remaining-cover table per call; an index into ``order`` is the same walk
+        v = order[i]
+        rest = i + 1 < n
+        if rest:
+            yield from rec(i + 1, gap, cur, cur_vars)
+        if not (v & cur_vars):
+            cur, cur_vars, gap = cur + (v,), cur_vars | v, gap - len(v)
+        if gap >= 0 and rest:
+            yield from rec(i + 1, gap, cur, cur_vars)
         if gap < 0:
-            yield cur
+            yield set(cur)
 
-    yield from rec(d, k, set())
+    if n:
+        yield from rec(0, k, (), frozenset())
 
 
 def _splits(before: frozenset, after: frozenset) -> bool:

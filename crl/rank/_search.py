@@ -83,10 +83,18 @@ class ClusterSearch(CoverStructure):
 
     def test_rank(self, As, Bs, k, nonsinks):
         """(not rejected, smallest non-rejected rank) of ``rank(meas(As) ∪ 𝒳, meas(Bs) ∪ 𝒳) <= k``."""
-        A = tuple(sorted(self.measured_vars(As).union(nonsinks)))
-        B = tuple(sorted(self.measured_vars(Bs).union(nonsinks)))
-        rk = self.rt.rank_sorted(A, B, k)  # tests k, then descends: one cache look-up for the whole search
+        ns = tuple(nonsinks)
+        rk = self.rt.rank_sorted(self._columns(As, ns), self._columns(Bs, ns), k)  # tests k, then descends: one cache look-up for the whole search
         return (False, None) if rk > k else (True, rk)
+
+    def _columns(self, Ls, ns: tuple) -> tuple:
+        """Sorted column ids of ``measured_vars(Ls) ∪ ns`` (memoised: the same side recurs across candidates)."""
+        key = ("cols", frozenset(Ls), ns)
+        out = self._memo.get(key)
+        if out is None:
+            out = tuple(sorted(self.measured_vars(key[1]).union(ns)))
+            self._memo[key] = out
+        return out
 
     # ------------------------------------------------------------------ one round of tests
 
@@ -106,21 +114,24 @@ class ClusterSearch(CoverStructure):
                         subsets.append(x)
         found, res = False, []
         for As in reversed(subsets):
-            eff = set(cur_cna)
-            for cover in As | ns_covers:
-                eff -= self.descendants_loose(cover)
-            Bs = _set_difference(cur_active | eff, As)
+            # frozen once: the memoised queries key on it, and a frozenset keeps its hash
+            As = frozenset(As)
             xs = set(nonsinks)
             for c in As:
                 if self.is_obs(c):
                     xs |= c
             if not self._connected(xs):
                 continue
-            if _setlen(Bs) <= k - t:
-                continue
+            # the filters are pure, so their order only changes the cost: those on As alone go first
             if self.contains_cluster(As, nonsinks) or self.overlap_pa_ch(As):
                 continue
             if self.measured_has_nonsinks(As, nonsinks) or self.nonsinks_are_children(As, nonsinks):
+                continue
+            eff = set(cur_cna)
+            for cover in As | ns_covers:
+                eff -= self.descendants_loose(cover)
+            Bs = frozenset(_set_difference(cur_active | eff, As))
+            if _setlen(Bs) <= k - t:
                 continue
             if self.parent_cardinality(Bs) <= k - t:
                 continue

@@ -110,12 +110,19 @@ class CoverStructure:
     def is_nonatomic(self, L) -> bool:
         return _vars(c for c in self.subcovers(L) if self._is_atomic(c)) == L
 
+    def _all_atomic(self) -> bool:
+        out = self._memo.get("all_atomic")
+        if out is None:
+            out = all(atomic for *_, atomic in self._cover_info())
+            self._memo["all_atomic"] = out
+        return out
+
     def measures(self, Ls) -> frozenset:
         """Observed covers measuring ``Ls``: observed members and measured descendants (``pickAllMeasures``)."""
         key = ("meas", frozenset(Ls))
         out = self._memo.get(key)
         if out is None:
-            if len(key[1]) > 1 and all(atomic for *_, atomic in self._cover_info()):
+            if len(key[1]) > 1 and self._all_atomic():
                 # without non-atomic covers _pick is a plain search from each cover: a union of memoised parts
                 out = frozenset().union(*(self.measures((L,)) for L in key[1]))
             else:
@@ -129,7 +136,11 @@ class CoverStructure:
         key = ("mvars", frozenset(Ls))
         out = self._memo.get(key)
         if out is None:
-            out = _vars(self.measures(key[1]))
+            if len(key[1]) > 1 and self._all_atomic():
+                # the same union as in measures, taken over each cover's variables (memoised per cover)
+                out = frozenset().union(*(self.measured_vars((L,)) for L in key[1]))
+            else:
+                out = _vars(self.measures(key[1]))
             self._memo[key] = out
         return out
 

@@ -270,6 +270,12 @@ def test_minimal_subsets_and_split_rule():
     # every yielded set exceeds size 1 only because of its smallest cover
     assert frozenset({10, 11}) in subsets and all(len(s) >= 2 for s in subsets)
     assert len({s for s in subsets if len(s) == 2 and 10 not in s}) == 6
+    # the reference's walk, in its order (largest covers first, ties by descending members): overlapping covers are skipped
+    covers = [frozenset({0, 1}), frozenset({1}), frozenset({2}), frozenset({3})]
+    walk = [sorted(sorted(c) for c in s) for s in _minimal_subsets(covers, 2)]
+    assert walk == [[[1], [2], [3]], [[0, 1], [2]], [[0, 1], [3]]]
+    walk = [sorted(sorted(c) for c in s) for s in _minimal_subsets(covers, 1)]
+    assert walk == [[[1], [2]], [[1], [3]], [[2], [3]], [[0, 1]]]
     before = frozenset({frozenset({1, 2, 3, 4})})
     assert _splits(before, frozenset({frozenset({1, 2}), frozenset({3, 4})}))
     assert not _splits(before, before)
