@@ -84,7 +84,8 @@ class ClusterSearch(CoverStructure):
     def test_rank(self, As, Bs, k, nonsinks):
         """(not rejected, smallest non-rejected rank) of ``rank(meas(As) ∪ 𝒳, meas(Bs) ∪ 𝒳) <= k``."""
         ns = tuple(nonsinks)
-        rk = self.rt.rank_sorted(self._columns(As, ns), self._columns(Bs, ns), k)  # tests k, then descends: one cache look-up for the whole search
+        # tests k, then descends: one cache look-up for the whole search
+        rk = self.rt.rank_sorted(self._columns(As, ns), self._columns(Bs, ns), k)
         return (False, None) if rk > k else (True, rk)
 
     def _columns(self, Ls, ns: tuple) -> tuple:

@@ -109,8 +109,8 @@ class Rep4ExBase(BaseLearner):
         start = time.perf_counter()
         degree = check_int(self.outcome_degree, "outcome_degree", minimum=1)
         self.control_ = ControlFunction(
-            self.outcome_model, hidden=hidden, degree=degree, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-            patience=self.patience, validation_fraction=self.validation_fraction, seed=seed, device=device,
+            self.outcome_model, hidden=hidden, degree=degree, epochs=self.epochs, batch_size=self.batch_size,
+            lr=self.lr, patience=self.patience, validation_fraction=self.validation_fraction, seed=seed, device=device,
             progress=self.progress,
         ).fit(Z, A, y)
         self.action_matrix_ = self.control_.M_

@@ -52,16 +52,16 @@ class Rep4ExVAE(_Stage2Params, Rep4ExBase):
     n_latents : int
     beta : float
         Weight of the KL term (1 is the plain VAE).
-    hidden, epochs, batch_size, lr, patience, validation_fraction, outcome_model, outcome_degree, random_state, device,
-    progress, n_threads
+    hidden, epochs, batch_size, lr, patience, validation_fraction, outcome_model, outcome_degree, random_state,
+    device, progress, n_threads
         As in :class:`crl.rep4ex.Rep4Ex`.
     """
 
     claims = None  # a VAE identifies nothing here; scored under the class the theory grants
 
     def __init__(self, n_latents=2, *, beta=1.0, hidden=64, epochs=200, batch_size=256, lr=1e-3, patience=20,
-                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, random_state=None, device="auto", progress=False,
-                 n_threads=None):
+                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, random_state=None, device="auto",
+                 progress=False, n_threads=None):
         self.n_latents = n_latents
         self.beta = beta
         self.outcome_model = outcome_model
@@ -230,16 +230,16 @@ class Rep4ExOracle(_Stage2Params, Rep4ExBase):
     ----------
     problem : simulators.Problem, optional
         The problem whose truth is read (benchmarks only).
-    hidden, epochs, batch_size, lr, patience, validation_fraction, outcome_model, outcome_degree, random_state, device,
-    progress, n_threads
+    hidden, epochs, batch_size, lr, patience, validation_fraction, outcome_model, outcome_degree, random_state,
+    device, progress, n_threads
         As in :class:`crl.rep4ex.Rep4Ex` (stage 2 only).
     """
 
     claims = Claim("affine", reference="oracle: returns the true latents")
 
     def __init__(self, problem=None, *, hidden=64, epochs=200, batch_size=256, lr=1e-3, patience=20,
-                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, random_state=None, device="auto", progress=False,
-                 n_threads=None):
+                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, random_state=None, device="auto",
+                 progress=False, n_threads=None):
         self.problem = problem
         self.outcome_model = outcome_model
         self.outcome_degree = outcome_degree

@@ -148,9 +148,8 @@ class Rep4Ex(Rep4ExBase):
 
     def __init__(self, n_latents=2, *, penalty_weight=10.0, kernel_bandwidth="median", moments=1,
                  penalty_statistic="unbiased", hidden=64, epochs=200, batch_size=256, lr=1e-3, patience=20,
-                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, n_restarts=1, restart_criterion="objective",
-                 random_state=None, device="auto",
-                 progress=False, n_threads=None):
+                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, n_restarts=1,
+                 restart_criterion="objective", random_state=None, device="auto", progress=False, n_threads=None):
         self.n_latents = n_latents
         self.penalty_weight = penalty_weight
         self.kernel_bandwidth = kernel_bandwidth
