@@ -9,7 +9,7 @@ import numpy as np
 
 from crl.base import BaseLearner, check_is_fitted
 from crl.exceptions import NotFittedError, ValidationError
-from crl.validation import check_array, check_int
+from crl.validation import check_array, check_choice, check_int
 
 __all__ = ["Rep4ExBase", "check_action_data"]
 
@@ -102,14 +102,20 @@ class Rep4ExBase(BaseLearner):
                 out.append(self.model_.encode(to_tensor(Xs[start:start + chunk], device)).cpu().double().numpy())
         return np.concatenate(out) if out else np.empty((0, self.n_latents))
 
+    def _check_outcome(self) -> None:
+        """Validate the stage-2 options before any training, so a typo cannot cost a stage-1 fit."""
+        from crl.rep4ex.control import REGRESSORS
+
+        check_choice(self.outcome_model, "outcome_model", REGRESSORS)
+        check_int(self.outcome_degree, "outcome_degree", minimum=1)
+
     def _fit_outcome(self, Z, A, y, *, seed, device, hidden):
         """Stage 2 (:class:`ControlFunction`) on latents ``Z``; sets ``control_``."""
         from crl.rep4ex.control import ControlFunction
 
         start = time.perf_counter()
-        degree = check_int(self.outcome_degree, "outcome_degree", minimum=1)
         self.control_ = ControlFunction(
-            self.outcome_model, hidden=hidden, degree=degree, epochs=self.epochs, batch_size=self.batch_size,
+            self.outcome_model, hidden=hidden, degree=int(self.outcome_degree), epochs=self.epochs, batch_size=self.batch_size,
             lr=self.lr, patience=self.patience, validation_fraction=self.validation_fraction, seed=seed, device=device,
             progress=self.progress,
         ).fit(Z, A, y)

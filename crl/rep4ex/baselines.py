@@ -20,7 +20,7 @@ import numpy as np
 from crl.base import Claim, check_is_fitted
 from crl.exceptions import NotFittedError, ValidationError
 from crl.rep4ex._base import Rep4ExBase, check_action_data
-from crl.validation import check_array, check_choice, check_float, check_int
+from crl.validation import check_array, check_float, check_int
 
 __all__ = ["Rep4ExVAE", "Rep4ExDirect", "Rep4ExOracle"]
 
@@ -77,7 +77,7 @@ class Rep4ExVAE(_Stage2Params, Rep4ExBase):
         X, A, y = check_action_data(X, actions, y, n_latents=self.n_latents)
         beta = check_float(self.beta, "beta", minimum=0.0)
         hidden = hidden_layers(self.hidden)
-        check_choice(self.outcome_model, "outcome_model", ("mlp", "poly"))
+        self._check_outcome()
         batch = check_int(self.batch_size, "batch_size", minimum=2)
         device, seed = self._runtime()
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -269,7 +269,7 @@ class Rep4ExOracle(_Stage2Params, Rep4ExBase):
         if len(Z) != len(X):
             raise ValidationError(f"latents: expected {len(X)} rows like X, got {len(Z)}")
         check_action_data(X, A, n_latents=Z.shape[1])
-        check_choice(self.outcome_model, "outcome_model", ("mlp", "poly"))
+        self._check_outcome()
         self.n_latents_ = Z.shape[1]
         device, seed = self._runtime()
         start, cpu_start = time.perf_counter(), time.process_time()

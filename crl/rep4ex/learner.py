@@ -42,6 +42,22 @@ VAL_BATCH = 4096
 RESTART_STRIDE = 7919
 
 
+def _batch_means(fn, data, rows, b) -> tuple:
+    """Means over batches of ``b`` of ``rows`` of the scalars ``fn((x, a))`` returns (no gradients)."""
+    import torch
+
+    from crl.deep import batches
+
+    chunks = batches(len(rows), b)
+    sub = [t[rows] for t in data]
+    totals = None
+    with torch.no_grad():
+        for idx in chunks:
+            out = [float(v) / len(chunks) for v in fn(tuple(t[idx] for t in sub))]
+            totals = out if totals is None else [a + v for a, v in zip(totals, out)]
+    return tuple(totals)
+
+
 class Rep4Ex(Rep4ExBase):
     """Identifiable representations for intervention extrapolation (AE-MMR + control function).
 
@@ -199,7 +215,7 @@ class Rep4Ex(Rep4ExBase):
         d = int(self.n_latents)
         lam = self._penalty()
         hidden = hidden_layers(self.hidden)
-        check_choice(self.outcome_model, "outcome_model", ("mlp", "poly"))
+        self._check_outcome()
         check_choice(self.penalty_statistic, "penalty_statistic", STATISTICS)
         moments = int(check_choice(self.moments, "moments", (1, 2)))
         select_by = check_choice(self.restart_criterion, "restart_criterion", ("objective", "moments"))
@@ -219,6 +235,7 @@ class Rep4Ex(Rep4ExBase):
             self.bandwidth_ = resolve_bandwidth(self.kernel_bandwidth, A[tr], random_state=seed)
             n_restarts = check_int(self.n_restarts, "n_restarts", minimum=1)
             data = [to_tensor(Xs, device), to_tensor(A, device)]
+            val_rows, val_b = (va if len(va) else tr), max(b, min(len(va), VAL_BATCH))
             best = None
             self.restart_objectives_ = []
             for restart in range(n_restarts):
@@ -243,15 +260,17 @@ class Rep4Ex(Rep4ExBase):
                     history = train(
                         model, loss, [t[tr] for t in data], [t[va] for t in data] if len(va) else None,
                         epochs=self.epochs, batch_size=b, lr=self.lr, patience=self.patience, seed=run_seed + 1,
-                        val_batch_size=max(b, min(len(va), VAL_BATCH)),
+                        val_batch_size=val_b,
                         progress=self.progress, desc=f"{type(self).__name__} stage 1",
                     ).to_dict()
-                    diagnostics = self._diagnostics(parts, data, va if len(va) else tr,
-                                                    max(b, min(len(va), VAL_BATCH)))
+                    rec, pen = _batch_means(parts, data, val_rows, val_b)
+                    diagnostics = {"val_reconstruction": rec, "val_mmr": pen}
                 # model selection without latents or outcome: the validation objective or the second-moment MMR
                 if select_by == "moments":
-                    criterion = self._moment_statistic(model, data, va if len(va) else tr,
-                                                       max(b, min(len(va), VAL_BATCH)))
+                    (criterion,) = _batch_means(
+                        lambda batch_, model=model: (mmr_penalty(model(batch_[0])[0], batch_[1], self.bandwidth_,
+                                                                 moments=2),),
+                        data, val_rows, val_b)
                 else:
                     criterion = history["best_val"] if len(va) else history["train_loss"][-1]
                 self.restart_objectives_.append(float(criterion))
@@ -266,36 +285,6 @@ class Rep4Ex(Rep4ExBase):
         self.fit_cpu_seconds_ = time.process_time() - cpu_start
         logger.info("%s fitted in %.1f s: %s", type(self).__name__, self.fit_seconds_, self.diagnostics_)
         return self
-
-    def _moment_statistic(self, model, data, rows, b) -> float:
-        """Second-moment MMR of the encoded ``rows``, averaged over batches of ``b`` (restart selection)."""
-        import torch
-
-        from crl.deep import batches
-        from crl.rep4ex.mmr import mmr_penalty
-
-        chunks = batches(len(rows), b)
-        total = 0.0
-        with torch.no_grad():
-            for idx in chunks:
-                x, a = (t[rows][idx] for t in data)
-                total += float(mmr_penalty(model(x)[0], a, self.bandwidth_, moments=2)) / len(chunks)
-        return total
-
-    @staticmethod
-    def _diagnostics(parts, data, rows, b) -> dict:
-        import torch
-
-        from crl.deep import batches
-
-        rec = pen = 0.0
-        chunks = batches(len(rows), b)
-        with torch.no_grad():
-            for idx in chunks:
-                r, p = parts(tuple(t[rows][idx] for t in data))
-                rec += float(r) / len(chunks)
-                pen += float(p) / len(chunks)
-        return {"val_reconstruction": rec, "val_mmr": pen}
 
     def _fitted_meta(self) -> dict:
         return {"bandwidth": list(self.bandwidth_), "n_actions": self.n_actions_}
@@ -328,8 +317,8 @@ class Rep4ExAE(Rep4Ex):
     penalty_statistic = "unbiased"
 
     def __init__(self, n_latents=2, *, hidden=64, epochs=200, batch_size=256, lr=1e-3, patience=20,
-                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, n_restarts=1, random_state=None, device="auto",
-                 progress=False, n_threads=None):
+                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, n_restarts=1, random_state=None,
+                 device="auto", progress=False, n_threads=None):
         self.n_latents = n_latents
         self.hidden = hidden
         self.epochs = epochs

@@ -3,7 +3,11 @@
 import networkx as nx
 
 from simulators.partial import build_latent_dag
-from simulators.rlcd_families import check_rlcd_conditions, random_general_latent_graph, rlcd_fixture
+from simulators.rlcd_families import (
+    check_rlcd_conditions,
+    random_general_latent_graph,
+    rlcd_fixture,
+)
 
 
 def _condition2(G):
