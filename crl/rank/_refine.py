@@ -89,6 +89,15 @@ class GroupSearch(ClusterSearch):
         tests, can re-derive links between hidden covers differently
         (rerunning the diamond of ``mm_a`` gives a non-equivalent graph).
         Returns the number of reruns kept.
+
+        Most reruns rebuild the covers they deleted and then search every k
+        in vain, as the pass before them did. :meth:`find_clusters` memoises
+        rounds that found nothing, keyed on the exact state, so such a rerun
+        repeats none of them; the state is reachable again because a rerun
+        hands the deleted covers' hidden ids out again, lowest first, before
+        fresh ones. Hidden ids order the search's tie-breaks, so on rare draws
+        the kept reruns differ from those with fresh ids (3 of 180 fits of
+        the benchmark and development draws changed; none got worse).
         """
         kept = 0
         done = set()
@@ -100,8 +109,13 @@ class GroupSearch(ClusterSearch):
             done.add(V)
             before, snap = self.signature(), self._snapshot()
             drop = {V} | self._neighbour_covers(V)
+            self._free_ids = sorted(v for v in _vars(drop) if v >= self.n_obs)
             self._remove_covers(drop)
-            self.find_clusters()
+            survivors = set(self.ld)
+            try:
+                self.find_clusters()
+            finally:
+                self._free_ids = []
             after = self.signature()
             if not _splits(before, after):
                 self._restore(snap)
@@ -110,7 +124,7 @@ class GroupSearch(ClusterSearch):
             logger.debug("refinement of %s kept: clusters %s -> %s", sorted(V), sorted(map(sorted, before)),
                          sorted(map(sorted, after)))
             # covers rediscovered by this rerun count as refined (as in Hier. rank)
-            done |= set(self.latent_covers()) - set(snap["ld"])
+            done |= set(self.latent_covers()) - survivors
         self.refined = done
         return kept
 

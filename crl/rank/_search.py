@@ -77,6 +77,8 @@ class ClusterSearch(CoverStructure):
         self.rank_def: dict = {}
         self.clusters: dict = {}
         self.refined: set = set()
+        self._free_ids: list = []  # hidden ids handed out before fresh ones (see GroupSearch.refine)
+        self._failed: dict = {}  # (k, active, non-sinks, cna, round state) of a round that found nothing -> terminate
         self._memo: dict = {}
 
     # ------------------------------------------------------------------ rank tests
@@ -249,7 +251,7 @@ class ClusterSearch(CoverStructure):
             return False
         new = sorted(pvars)
         for j in range(gap):
-            new.append(additional[j] if j < len(additional) else self.allocate())
+            new.append(additional[j] if j < len(additional) else self._new_id())
         cover = frozenset(new)
         for sub in self.subcovers(cover):
             if sub in self.ld:
@@ -259,6 +261,9 @@ class ClusterSearch(CoverStructure):
                 Vs.discard(frozenset({v}))
         Vs = _dedup(Vs)
         return self.add_or_update(cover, Vs, fake=fake, origin="cluster")
+
+    def _new_id(self) -> int:
+        return self._free_ids.pop(0) if self._free_ids else self.allocate()
 
     def add_or_update(self, L, children, fake=frozenset(), origin="cluster") -> bool:
         subs = self.subcovers(L)
@@ -309,10 +314,18 @@ class ClusterSearch(CoverStructure):
 
     # ------------------------------------------------------------------ phases
 
+    def _round_state(self) -> tuple:
+        """What a round of :meth:`find_clusters` reads besides its active sets: covers, atomicity, leaf flags, 𝒳."""
+        ld = frozenset(
+            (P, frozenset(e["children"]), frozenset(e["subcovers"]), frozenset(e["fake"])) for P, e in self.ld.items()
+        )
+        return ld, frozenset(self.atomic.items()), tuple(self.leaf.items()), frozenset(self.Xns)
+
     def find_clusters(self):
         """Phase 2 (Alg. 3): grow covers k = 1..max_k, unfolding active latent covers."""
         k = 1
         while True:
+            state = self._round_state()
             Ls = sorted((V for V in self.active if self._leaf_false(V)), key=_key)
             if self.unfold:
                 subsets = list(chain.from_iterable(combinations(Ls, r) for r in range(len(Ls) + 1)))[::-1]
@@ -337,7 +350,15 @@ class ClusterSearch(CoverStructure):
                         Tp |= cover
                 self.active = Vp
                 self.nonsink_active = Tp if self.allow_nonleaf else set()
-                found, terminate = self._find_at_k(k)
+                # a round that found nothing changed nothing, so the same inputs find nothing again: several
+                # unfoldings T give the same active set, and refinement reruns revisit earlier states
+                key = (k, frozenset(Vp), frozenset(self.nonsink_active), frozenset(self.cna), state)
+                if key in self._failed:
+                    found, terminate = False, self._failed[key]
+                else:
+                    found, terminate = self._find_at_k(k)
+                    if not found:
+                        self._failed[key] = terminate
                 if found:
                     self.update_active()
                     self.update_nonsink()
