@@ -96,8 +96,7 @@ class GroupSearch(ClusterSearch):
         repeats none of them; the state is reachable again because a rerun
         hands the deleted covers' hidden ids out again, lowest first, before
         fresh ones. Hidden ids order the search's tie-breaks, so on rare draws
-        the kept reruns differ from those with fresh ids (3 of 180 fits of
-        the benchmark and development draws changed; none got worse).
+        a kept rerun differs from one with fresh ids (benchmarks/RESULTS.md).
         """
         kept = 0
         done = set()
