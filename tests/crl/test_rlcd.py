@@ -280,3 +280,37 @@ def test_minimal_subsets_and_split_rule():
     assert _splits(before, frozenset({frozenset({1, 2}), frozenset({3, 4})}))
     assert not _splits(before, before)
     assert not _splits(before, frozenset({frozenset({1, 2}), frozenset({3, 5})}))
+
+
+class _NoMemo(dict):
+    def __setitem__(self, key, value):  # stores nothing, so every round is searched
+        pass
+
+
+def _edges(model):
+    return sorted((u, v, tuple(sorted(d.items()))) for u, v, d in model.graph_.edges(data=True))
+
+
+def test_memo_of_failed_rounds_changes_only_the_cost(monkeypatch):
+    """Skipping rounds that found nothing in the same state gives the same graph with fewer rank-test calls."""
+    from crl.rank import _search
+
+    P = rlcd_problem("general", 2000, random_state=1002)
+    fits = {}
+    for memo in (True, False):
+        with monkeypatch.context() as mp:
+            if not memo:
+                init = _search.ClusterSearch.__init__
+
+                def no_memo(self, *a, _init=init, **k):
+                    _init(self, *a, **k)
+                    self._failed = _NoMemo()
+
+                mp.setattr(_search.ClusterSearch, "__init__", no_memo)
+            data = RLCD(feature_names=P.feature_names).fit(P.X)
+            oracle = RLCD(feature_names=P.feature_names).fit(covariance=P.truth.params["population_covariance"])
+        fits[memo] = (data, oracle)
+    for i in (0, 1):
+        assert _edges(fits[True][i]) == _edges(fits[False][i])
+        assert fits[True][i].n_latents_ == fits[False][i].n_latents_
+    assert fits[True][0].tests_["tests"] < fits[False][0].tests_["tests"]
