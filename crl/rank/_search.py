@@ -29,7 +29,7 @@ import logging
 from itertools import chain, combinations
 
 from crl.rank._covers import _dedup, _key, _minimal_subsets, _set_difference, _setlen, _vars
-from crl.rank._structure import CoverStructure
+from crl.rank._structure import CoverStructure, _mask
 
 __all__ = ["ClusterSearch"]
 
@@ -80,22 +80,33 @@ class ClusterSearch(CoverStructure):
         self._free_ids: list = []  # hidden ids handed out before fresh ones (see GroupSearch.refine)
         self._failed: dict = {}  # (k, active, non-sinks, cna, round state) of a round that found nothing -> terminate
         self._memo: dict = {}
+        self._memos: dict = {}  # (covers, atomicity) -> the memo of the structure queries in that state
 
     # ------------------------------------------------------------------ rank tests
 
     def test_rank(self, As, Bs, k, nonsinks):
         """(not rejected, smallest non-rejected rank) of ``rank(meas(As) ∪ 𝒳, meas(Bs) ∪ 𝒳) <= k``."""
-        ns = tuple(nonsinks)
-        # tests k, then descends: one cache look-up for the whole search
-        rk = self.rt.rank_sorted(self._columns(As, ns), self._columns(Bs, ns), k)
+        return self._test_rank(As, Bs, k, _mask(nonsinks))
+
+    def _test_rank(self, As, Bs, k, ns_mask: int):
+        # tests k, then descends: one look-up for the whole descent
+        rk = self.rt.rank_masks(self.measured_mask(As) | ns_mask, self.measured_mask(Bs) | ns_mask, k)
         return (False, None) if rk > k else (True, rk)
 
-    def _columns(self, Ls, ns: tuple) -> tuple:
-        """Sorted column ids of ``measured_vars(Ls) ∪ ns`` (memoised: the same side recurs across candidates)."""
-        key = ("cols", frozenset(Ls), ns)
+    def _passes(self, As, nonsinks) -> bool:
+        """The candidate filters that read ``As`` and the non-sinks only (memoised until the covers change)."""
+        key = ("cand", As, nonsinks)
         out = self._memo.get(key)
         if out is None:
-            out = tuple(sorted(self.measured_vars(key[1]).union(ns)))
+            xs = set(nonsinks)
+            for c in As:
+                if self.is_obs(c):
+                    xs |= c
+            # the filters are pure, so their order only changes the cost
+            out = self._connected(xs) and not (
+                self.contains_cluster(As, nonsinks) or self.overlap_pa_ch(As)
+                or self.measured_has_nonsinks(As, nonsinks) or self.nonsinks_are_children(As, nonsinks)
+            )
             self._memo[key] = out
         return out
 
@@ -116,29 +127,22 @@ class ClusterSearch(CoverStructure):
                         x.add(v)
                         subsets.append(x)
         found, res = False, []
+        ns_key, ns_mask = tuple(nonsinks), _mask(nonsinks)
         for As in reversed(subsets):
             # frozen once: the memoised queries key on it, and a frozenset keeps its hash
             As = frozenset(As)
-            xs = set(nonsinks)
-            for c in As:
-                if self.is_obs(c):
-                    xs |= c
-            if not self._connected(xs):
-                continue
-            # the filters are pure, so their order only changes the cost: those on As alone go first
-            if self.contains_cluster(As, nonsinks) or self.overlap_pa_ch(As):
-                continue
-            if self.measured_has_nonsinks(As, nonsinks) or self.nonsinks_are_children(As, nonsinks):
+            if not self._passes(As, ns_key):
                 continue
             eff = set(cur_cna)
-            for cover in As | ns_covers:
-                eff -= self.descendants_loose(cover)
+            if eff:
+                for cover in As | ns_covers:
+                    eff -= self.descendants_loose(cover)
             Bs = frozenset(_set_difference(cur_active | eff, As))
             if _setlen(Bs) <= k - t:
                 continue
             if self.parent_cardinality(Bs) <= k - t:
                 continue
-            ok, rk = self.test_rank(As, Bs, k, nonsinks)
+            ok, rk = self._test_rank(As, Bs, k, ns_mask)
             if not ok:
                 continue
             # no-collider check (Alg. 4): a proper sub-cluster already deficient means a collider
@@ -146,7 +150,7 @@ class ClusterSearch(CoverStructure):
             for nc in range(1, k - t + 1):
                 nsub = k - t + 1 - nc
                 for sub in _minimal_subsets(As, nsub - 1):
-                    if self.test_rank(sub, Bs, t + nsub - 1, nonsinks)[0]:
+                    if self._test_rank(sub, Bs, t + nsub - 1, ns_mask)[0]:
                         collider = True
                         break
                 if collider:
@@ -326,6 +330,9 @@ class ClusterSearch(CoverStructure):
         k = 1
         while True:
             state = self._round_state()
+            # the queries read only the covers and their atomicity: a state seen before (refinement reruns
+            # rebuild what they deleted) gets its memo back instead of recomputing every filter
+            self._memo = self._memos.setdefault(state[:2], self._memo)
             Ls = sorted((V for V in self.active if self._leaf_false(V)), key=_key)
             if self.unfold:
                 subsets = list(chain.from_iterable(combinations(Ls, r) for r in range(len(Ls) + 1)))[::-1]

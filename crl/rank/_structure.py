@@ -23,13 +23,21 @@ from crl.rank._covers import _dedup, _key, _vars
 __all__ = ["CoverStructure"]
 
 
+def _mask(ids) -> int:
+    m = 0
+    for i in ids:
+        m |= 1 << i
+    return m
+
+
 class CoverStructure:
     """Queries on the covers of one group (base of :class:`~crl.rank._search.ClusterSearch`)."""
 
     # ------------------------------------------------------------------ structure queries
 
     def _touch(self):
-        self._memo.clear()
+        # a new dict, not clear(): the cluster search keeps the memo of each state it has seen
+        self._memo = {}
 
     def is_obs(self, cover) -> bool:
         return not cover or max(cover) < self.n_obs
@@ -142,6 +150,26 @@ class CoverStructure:
             else:
                 out = _vars(self.measures(key[1]))
             self._memo[key] = out
+        return out
+
+    def measured_mask(self, Ls) -> int:
+        """:meth:`measured_vars` as a bit mask (bit ``i`` is column ``i``): the rank tests' key."""
+        if self._all_atomic():
+            # as in measured_vars: a union of per-cover parts, here an OR of memoised ints
+            per = self._memo.get("cmask")
+            if per is None:
+                per = self._memo["cmask"] = {}
+            m = 0
+            for L in Ls:
+                v = per.get(L)
+                if v is None:
+                    v = per[L] = _mask(self.measured_vars((L,)))
+                m |= v
+            return m
+        key = ("mmask", frozenset(Ls))
+        out = self._memo.get(key)
+        if out is None:
+            out = self._memo[key] = _mask(self.measured_vars(key[1]))
         return out
 
     def _pick(self, Ls, vA, vNA, meas):

@@ -173,20 +173,26 @@ def test_cache_counts_hits_for_reordered_sets():
 
 @pytest.mark.parametrize("statistic", STATISTICS)
 def test_rank_search_matches_the_test_by_test_descent(statistic):
-    """``rank`` and ``rank_sorted`` (one cache look-up) decide and count as a descent of ``test`` calls."""
+    """``rank``, ``rank_sorted`` and ``rank_masks`` decide and count as a descent of ``test`` calls, repeats too."""
     rng = np.random.default_rng(9)
     X, a, b = _factor_data(800, rng, p=3, q=4, r=1, shared=1)
-    slow, fast, fast_sorted = (RankTest(X, statistic=statistic) for _ in range(3))
-    for k in range(4):
-        expected = k + 1 if not slow.test(a, b, k) else k
-        if expected == k:
-            for r in range(k - 1, -1, -1):
-                if not slow.test(a, b, r):
-                    break
-                expected = r
-        assert fast.rank(a, b, k) == expected
-        assert fast_sorted.rank_sorted(tuple(sorted(b)), tuple(sorted(a)), k) == expected
-    assert fast.counts() == slow.counts() == fast_sorted.counts()
+    slow, fast, fast_sorted, fast_masks = (RankTest(X, statistic=statistic) for _ in range(4))
+    ma, mb = sum(1 << i for i in set(a)), sum(1 << i for i in set(b))
+    for _repeat in range(2):  # the second pass is answered from the caches and must count the same
+        for k in range(4):
+            expected = k + 1 if not slow.test(a, b, k) else k
+            if expected == k:
+                for r in range(k - 1, -1, -1):
+                    if not slow.test(a, b, r):
+                        break
+                    expected = r
+            assert fast.rank(a, b, k) == expected
+            assert fast_sorted.rank_sorted(tuple(sorted(b)), tuple(sorted(a)), k) == expected
+            assert fast_masks.rank_masks(mb if k % 2 else ma, ma if k % 2 else mb, k) == expected
+        assert fast.counts() == slow.counts() == fast_sorted.counts() == fast_masks.counts()
+    assert 0 < slow.counts()["hit_rate"] < 1
+    oracle = OracleRankTest(slow.correlation)
+    assert oracle.rank_masks(ma, mb, 3) == oracle.rank(a, b, 3)
     # the cached statistic adds the same floats as rank_statistic: bit-identical p-values
     rho = canonical_correlations(slow.correlation, a, b)
     for r in range(4):
