@@ -38,29 +38,32 @@ def _minimal_subsets(covers, k: int):
     """Sets of pairwise disjoint covers with total size > ``k``, minimal in the last (smallest) cover.
 
     The reference's ``generateSubsetMinimal``: covers are taken largest first
-    (ties by descending sorted members); each yielded set exceeds ``k`` only
+    (ties by descending sorted members); each set exceeds ``k`` only
     because of its last, smallest cover. The same sets in the same order as
     the reference, duplicates included (they decide which candidate the
-    search tests first); each yielded set is a fresh ``set``.
+    search tests first), as a list of fresh ``set`` objects.
     """
     order = sorted(covers, key=lambda c: (len(c), _key(c)), reverse=True)
     n = len(order)
+    out = []
 
     def rec(i, gap, cur, cur_vars):
-        # the reference copies its remaining-cover table per call; an index into ``order`` is the same walk
+        # the reference copies its remaining-cover table per call; an index into ``order`` is the same walk.
+        # A list, not nested generators: each item would pass through every level of the recursion.
         v = order[i]
         rest = i + 1 < n
         if rest:
-            yield from rec(i + 1, gap, cur, cur_vars)
+            rec(i + 1, gap, cur, cur_vars)
         if not (v & cur_vars):
             cur, cur_vars, gap = cur + (v,), cur_vars | v, gap - len(v)
         if gap >= 0 and rest:
-            yield from rec(i + 1, gap, cur, cur_vars)
+            rec(i + 1, gap, cur, cur_vars)
         if gap < 0:
-            yield set(cur)
+            out.append(set(cur))
 
     if n:
-        yield from rec(0, k, (), frozenset())
+        rec(0, k, (), frozenset())
+    return out
 
 
 def _splits(before: frozenset, after: frozenset) -> bool:

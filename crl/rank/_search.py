@@ -119,7 +119,7 @@ class ClusterSearch(CoverStructure):
         cur_cna = set(self.cna) - ns_covers
         if k - t > _setlen(cur_active) / 2 - 1:
             return False, True, []
-        subsets = list(_minimal_subsets(cur_active, k - t))
+        subsets = _minimal_subsets(cur_active, k - t)
         if k - t != 0:
             for v in sorted(cur_active, key=_key):
                 if len(v) >= k - t + 1:

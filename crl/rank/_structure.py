@@ -169,7 +169,42 @@ class CoverStructure:
         key = ("mmask", frozenset(Ls))
         out = self._memo.get(key)
         if out is None:
-            out = self._memo[key] = _mask(self.measured_vars(key[1]))
+            out = self._memo[key] = self._closure_mask(key[1])
+        return out
+
+    def _closure_mask(self, Ls) -> int:
+        """:meth:`measured_mask` of a set of covers from the memoised closures of its covers.
+
+        :meth:`_pick` computes the least set closed under two rules: children
+        of a visited cover are visited, and a non-atomic cover inside the
+        visited variables is expanded into its children. The union of the
+        closures of single covers is closed under the first rule; when it
+        also leaves no non-atomic cover to expand it is the closure of ``Ls``
+        (it contains it and is closed), otherwise the full search runs.
+        """
+        visited, expanded, meas = 0, set(), 0
+        for L in Ls:
+            v, e, m = self._closure(L)
+            visited |= v
+            expanded |= e
+            meas |= m
+        if any(P not in expanded and not (pmask & ~visited) for P, pmask in self._nonatomic()):
+            return _mask(_vars(self.measures(Ls)))
+        return meas
+
+    def _closure(self, L) -> tuple:
+        """``(visited variables, expanded covers, measured variables)`` of :meth:`_pick` from ``L`` (memoised)."""
+        key = ("clos", L)
+        out = self._memo.get(key)
+        if out is None:
+            vA, vNA, meas = self._pick((L,), set(), set(), set())
+            out = self._memo[key] = (_mask(_vars(vA)), frozenset(vNA), _mask(_vars(meas)))
+        return out
+
+    def _nonatomic(self) -> tuple:
+        out = self._memo.get("nonatomic")
+        if out is None:
+            out = self._memo["nonatomic"] = tuple((P, _mask(P)) for P in self.ld if not self._is_atomic(P))
         return out
 
     def _pick(self, Ls, vA, vNA, meas):
