@@ -80,6 +80,7 @@ class ClusterSearch(CoverStructure):
         self._free_ids: list = []  # hidden ids handed out before fresh ones (see GroupSearch.refine)
         self._failed: dict = {}  # (k, active, non-sinks, cna, round state) of a round that found nothing -> terminate
         self._memo: dict = {}
+        self._cover_masks: dict = {}  # cover -> bit mask of its variables (does not depend on the state)
         self._memos: dict = {}  # (covers, atomicity) -> the memo of the structure queries in that state
 
     # ------------------------------------------------------------------ rank tests
@@ -128,6 +129,8 @@ class ClusterSearch(CoverStructure):
                         subsets.append(x)
         found, res = False, []
         ns_key, ns_mask = tuple(nonsinks), _mask(nonsinks)
+        cm = self._cover_masks
+        self.vars_mask(cur_active | cur_cna)  # every cover a B-side can hold now has its mask in cm
         for As in reversed(subsets):
             # frozen once: the memoised queries key on it, and a frozenset keeps its hash
             As = frozenset(As)
@@ -137,8 +140,11 @@ class ClusterSearch(CoverStructure):
             if eff:
                 for cover in As | ns_covers:
                     eff -= self.descendants_loose(cover)
-            Bs = frozenset(_set_difference(cur_active | eff, As))
-            if _setlen(Bs) <= k - t:
+            # the active covers that share no variable with As (_set_difference, on masks)
+            av = self.vars_mask(As)
+            Bs = frozenset(B for B in (cur_active | eff if eff else cur_active)
+                           if B not in As and not (cm[B] & av))
+            if self.vars_mask(Bs).bit_count() <= k - t:
                 continue
             if self.parent_cardinality(Bs) <= k - t:
                 continue

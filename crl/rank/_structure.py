@@ -11,7 +11,7 @@ queries; results are memoised in ``_memo`` until the covers change
 The subclass sets the state it reads: ``obs``, ``obs_set`` and ``adj`` (the
 group's observed ids, as a frozenset, and their Phase-1 neighbours),
 ``n_obs``, ``ld`` (parent cover -> ``{"children", "subcovers", "fake"}``),
-``atomic`` and ``_memo``.
+``atomic``, ``_memo`` and ``_cover_masks`` (a dict, never cleared).
 """
 
 from __future__ import annotations
@@ -89,14 +89,15 @@ class CoverStructure:
         return set(out)
 
     def _cover_info(self) -> tuple:
-        """``(L, children(L), their variables, |L|, atomic)`` for every cover of ``ld``, in ``ld`` order.
+        """``(L, children(L), |L|, mask of L, mask of the children's variables, atomic)`` per cover of ``ld``, in order.
 
         The filters below scan every cover for every candidate; reading these
         once per state avoids a memo look-up per cover and per candidate.
         """
         out = self._memo.get("info")
         if out is None:
-            out = tuple((L, self.children(L), self._children_vars(L), len(L), self._is_atomic(L)) for L in self.ld)
+            out = tuple((L, self.children(L), len(L), _mask(L), _mask(self._children_vars(L)), self._is_atomic(L))
+                        for L in self.ld)
             self._memo["info"] = out
         return out
 
@@ -262,9 +263,20 @@ class CoverStructure:
                     stack.append(w)
         return len(seen) == len(xs)
 
+    def vars_mask(self, covers) -> int:
+        """Bit mask of the variables of ``covers`` (per-cover masks kept for the whole search)."""
+        per = self._cover_masks
+        m = 0
+        for c in covers:
+            v = per.get(c)
+            if v is None:
+                v = per[c] = _mask(c)
+            m |= v
+        return m
+
     def contains_cluster(self, As, nonsinks) -> bool:
-        av, ns = _vars(As), set(nonsinks)
-        return any(len(av & chv) + len(ns & L) > n for L, _ch, chv, n, _at in self._cover_info())
+        av, ns = self.vars_mask(As), _mask(nonsinks)
+        return any((av & chm).bit_count() + (ns & Lm).bit_count() > n for _L, _ch, n, Lm, chm, _at in self._cover_info())
 
     def overlap_pa_ch(self, As) -> bool:
         for V in As:
@@ -278,8 +290,8 @@ class CoverStructure:
         return any(m & ns for m in self.measures(As))
 
     def nonsinks_are_children(self, As, nonsinks) -> bool:
-        av, ns = _vars(As), set(nonsinks)
-        return any((av & L) and (chv & ns) for L, _ch, chv, _n, _at in self._cover_info())
+        av, ns = self.vars_mask(As), _mask(nonsinks)
+        return any((av & Lm) and (chm & ns) for _L, _ch, _n, Lm, chm, _at in self._cover_info())
 
     def parent_cardinality(self, Vs) -> int:
         """Size of ``Vs`` after replacing clusters inside it by their atomic parents, recursively."""
@@ -294,16 +306,16 @@ class CoverStructure:
         # one pass over the atomic covers per round, until a round no longer shrinks the set
         info = self._cover_info()
         while True:
-            vv = _vars(Vs)
-            k1 = len(vv)
-            for L, ch, chv, n, atomic in info:
-                if atomic and len(vv & chv) + len(vv & L) > n:
+            vv = self.vars_mask(Vs)
+            k1 = vv.bit_count()
+            for L, ch, n, Lm, chm, atomic in info:
+                if atomic and (vv & chm).bit_count() + (vv & Lm).bit_count() > n:
                     Vs -= ch
                     Vs.discard(L)
                     for v in _vars(Vs) & L:
                         if v in self.obs_set:
                             Vs.discard(frozenset({v}))
                     Vs.add(L)
-                    vv = _vars(Vs)
-            if len(vv) >= k1:
+                    vv = self.vars_mask(Vs)
+            if vv.bit_count() >= k1:
                 return k1
