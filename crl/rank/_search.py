@@ -141,12 +141,16 @@ class ClusterSearch(CoverStructure):
                 for cover in As | ns_covers:
                     eff -= self.descendants_loose(cover)
             # the active covers that share no variable with As (_set_difference, on masks)
-            av = self.vars_mask(As)
-            Bs = frozenset(B for B in (cur_active | eff if eff else cur_active)
-                           if B not in As and not (cm[B] & av))
-            if self.vars_mask(Bs).bit_count() <= k - t:
+            av, bv, Bl = self.vars_mask(As), 0, []
+            for B in (cur_active | eff if eff else cur_active):
+                m = cm[B]
+                if not (m & av) and B not in As:
+                    Bl.append(B)
+                    bv |= m
+            if bv.bit_count() <= k - t:
                 continue
-            if self.parent_cardinality(Bs) <= k - t:
+            Bs = frozenset(Bl)
+            if self.parent_cardinality(Bs, bv) <= k - t:
                 continue
             ok, rk = self._test_rank(As, Bs, k, ns_mask)
             if not ok:

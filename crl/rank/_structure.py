@@ -293,20 +293,22 @@ class CoverStructure:
         av, ns = self.vars_mask(As), _mask(nonsinks)
         return any((av & Lm) and (chm & ns) for _L, _ch, _n, Lm, chm, _at in self._cover_info())
 
-    def parent_cardinality(self, Vs) -> int:
-        """Size of ``Vs`` after replacing clusters inside it by their atomic parents, recursively."""
+    def parent_cardinality(self, Vs, vars_mask=None) -> int:
+        """Size of ``Vs`` after replacing clusters inside it by their atomic parents, recursively.
+
+        ``vars_mask``, when the caller has it, is :meth:`vars_mask` of ``Vs``.
+        """
         key = ("pc", frozenset(Vs))
         out = self._memo.get(key)
         if out is None:
-            out = self._parent_cardinality(set(Vs))
+            out = self._parent_cardinality(set(Vs), self.vars_mask(Vs) if vars_mask is None else vars_mask)
             self._memo[key] = out
         return out
 
-    def _parent_cardinality(self, Vs) -> int:
+    def _parent_cardinality(self, Vs, vv) -> int:
         # one pass over the atomic covers per round, until a round no longer shrinks the set
         info = self._cover_info()
         while True:
-            vv = self.vars_mask(Vs)
             k1 = vv.bit_count()
             for L, ch, n, Lm, chm, atomic in info:
                 if atomic and (vv & chm).bit_count() + (vv & Lm).bit_count() > n:
