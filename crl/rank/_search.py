@@ -335,8 +335,12 @@ class ClusterSearch(CoverStructure):
         )
         return ld, frozenset(self.atomic.items()), tuple(self.leaf.items()), frozenset(self.Xns)
 
-    def find_clusters(self):
-        """Phase 2 (Alg. 3): grow covers k = 1..max_k, unfolding active latent covers."""
+    def find_clusters(self, stop=None):
+        """Phase 2 (Alg. 3): grow covers k = 1..max_k, unfolding active latent covers.
+
+        ``stop``, when given, is asked after every round that changed the
+        covers; the search ends early when it returns True.
+        """
         k = 1
         while True:
             state = self._round_state()
@@ -379,6 +383,8 @@ class ClusterSearch(CoverStructure):
                 if found:
                     self.update_active()
                     self.update_nonsink()
+                    if stop is not None and stop():
+                        return
                 if terminate:
                     break
                 if found:

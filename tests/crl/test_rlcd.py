@@ -291,15 +291,17 @@ def _edges(model):
     return sorted((u, v, tuple(sorted(d.items()))) for u, v, d in model.graph_.edges(data=True))
 
 
-def test_memo_of_failed_rounds_changes_only_the_cost(monkeypatch):
-    """Skipping rounds that found nothing in the same state gives the same graph with fewer rank-test calls."""
+@pytest.mark.parametrize(("shortcut", "seed"), [("failed_round_memo", 1002), ("stray_rerun_stop", 1006)])
+def test_search_shortcuts_change_only_the_cost(monkeypatch, shortcut, seed):
+    """Skipping rounds that found nothing in the same state, and stopping refinement reruns that cannot split,
+    give the same graphs with fewer rank-test calls."""
     from crl.rank import _search
 
-    P = rlcd_problem("general", 2000, random_state=1002)
+    P = rlcd_problem("general", 2000, random_state=seed)
     fits = {}
     for memo in (True, False):
         with monkeypatch.context() as mp:
-            if not memo:
+            if not memo and shortcut == "failed_round_memo":
                 init = _search.ClusterSearch.__init__
 
                 def no_memo(self, *a, _init=init, **k):
@@ -307,6 +309,9 @@ def test_memo_of_failed_rounds_changes_only_the_cost(monkeypatch):
                     self._failed = _NoMemo()
 
                 mp.setattr(_search.ClusterSearch, "__init__", no_memo)
+            elif not memo:
+                find = _search.ClusterSearch.find_clusters
+                mp.setattr(_search.ClusterSearch, "find_clusters", lambda self, stop=None, _find=find: _find(self))
             data = RLCD(feature_names=P.feature_names).fit(P.X)
             oracle = RLCD(feature_names=P.feature_names).fit(covariance=P.truth.params["population_covariance"])
         fits[memo] = (data, oracle)
