@@ -5,8 +5,9 @@
 - baselines behind the same contract: :class:`Rep4ExAE` (no penalty),
   :class:`Rep4ExVAE`, :class:`Rep4ExDirect` (regression of Y on A) and the
   :class:`Rep4ExOracle` (control function on the true latents; benchmarks only);
-- building blocks: :func:`mmr_penalty` (:mod:`crl.rep4ex.mmr`) and
-  :class:`ControlFunction` (:mod:`crl.rep4ex.control`).
+- building blocks: :func:`mmr_penalty` (:mod:`crl.rep4ex.mmr`),
+  :func:`residual_dependence` (:mod:`crl.rep4ex.selection`, restart
+  selection) and :class:`ControlFunction` (:mod:`crl.rep4ex.control`).
 
 Imports torch (through :mod:`crl.deep`) only when a model is fitted or loaded.
 """
@@ -14,6 +15,7 @@ Imports torch (through :mod:`crl.deep`) only when a model is fitted or loaded.
 from crl.rep4ex.baselines import Rep4ExDirect, Rep4ExOracle, Rep4ExVAE
 from crl.rep4ex.control import ControlFunction
 from crl.rep4ex.learner import REP4EX_REQUIRES, Rep4Ex, Rep4ExAE
+from crl.rep4ex.selection import residual_dependence
 
 __all__ = [
     "REP4EX_REQUIRES",
@@ -24,6 +26,7 @@ __all__ = [
     "Rep4ExOracle",
     "Rep4ExVAE",
     "mmr_penalty",
+    "residual_dependence",
 ]
 
 
