@@ -95,7 +95,7 @@ class ClusterSearch(CoverStructure):
         return (False, None) if rk > k else (True, rk)
 
     def _passes(self, As, nonsinks) -> bool:
-        """The candidate filters that read ``As`` and the non-sinks only (memoised until the covers change)."""
+        """The candidate filters that read ``As`` and the non-sinks only (memoised per state of the covers)."""
         key = ("cand", As, nonsinks)
         out = self._memo.get(key)
         if out is None:

@@ -5,8 +5,11 @@
 (children, descendants, parents, measured descendants, atomicity) and holds
 the filters that discard hopeless candidates before a rank test (rlcd.md §3,
 Phase 2, step 3). It follows the reference implementation's ``LatentGroups``
-queries; results are memoised in ``_memo`` until the covers change
-(:meth:`CoverStructure._touch`).
+queries. Results are memoised in ``_memo``, which reads only the covers and
+their atomicity: a change of the covers starts a new memo
+(:meth:`CoverStructure._touch`), and the cluster search hands a state it has
+seen before its old memo back. Variable sets are also kept as bit masks
+(bit ``i`` is variable ``i``), the rank tests' keys.
 
 The subclass sets the state it reads: ``obs``, ``obs_set`` and ``adj`` (the
 group's observed ids, as a frozenset, and their Phase-1 neighbours),
