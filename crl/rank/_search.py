@@ -130,7 +130,11 @@ class ClusterSearch(CoverStructure):
         found, res = False, []
         ns_key, ns_mask = tuple(nonsinks), _mask(nonsinks)
         cm = self._cover_masks
-        self.vars_mask(cur_active | cur_cna)  # every cover a B-side can hold now has its mask in cm
+        pool = cur_active | cur_cna
+        self.vars_mask(pool)  # every cover a B-side can hold now has its mask in cm
+        # without non-atomic covers the measured columns of a set are the OR of its covers' (measured_mask):
+        # the B-side's are then gathered with it
+        mm = self._measured_masks(pool) if self._all_atomic() else None
         for As in reversed(subsets):
             # frozen once: the memoised queries key on it, and a frozenset keeps its hash
             As = frozenset(As)
@@ -141,19 +145,23 @@ class ClusterSearch(CoverStructure):
                 for cover in As | ns_covers:
                     eff -= self.descendants_loose(cover)
             # the active covers that share no variable with As (_set_difference, on masks)
-            av, bv, Bl = self.vars_mask(As), 0, []
+            av, bv, Bl, bm = self.vars_mask(As), 0, [], 0
             for B in (cur_active | eff if eff else cur_active):
                 m = cm[B]
                 if not (m & av) and B not in As:
                     Bl.append(B)
                     bv |= m
+                    if mm is not None:
+                        bm |= mm[B]
             if bv.bit_count() <= k - t:
                 continue
             Bs = frozenset(Bl)
             if self.parent_cardinality(Bs, bv) <= k - t:
                 continue
-            ok, rk = self._test_rank(As, Bs, k, ns_mask)
-            if not ok:
+            if mm is None:
+                bm = self.measured_mask(Bs)
+            rk = self.rt.rank_masks(self.measured_mask(As) | ns_mask, bm | ns_mask, k)
+            if rk > k:
                 continue
             # no-collider check (Alg. 4): a proper sub-cluster already deficient means a collider
             collider = False

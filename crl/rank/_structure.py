@@ -156,19 +156,24 @@ class CoverStructure:
             self._memo[key] = out
         return out
 
+    def _measured_masks(self, covers) -> dict:
+        """The memo ``{cover: measured_mask((cover,))}``, filled for ``covers``."""
+        per = self._memo.get("cmask")
+        if per is None:
+            per = self._memo["cmask"] = {}
+        for L in covers:
+            if L not in per:
+                per[L] = _mask(self.measured_vars((L,)))
+        return per
+
     def measured_mask(self, Ls) -> int:
         """:meth:`measured_vars` as a bit mask (bit ``i`` is column ``i``): the rank tests' key."""
         if self._all_atomic():
             # as in measured_vars: a union of per-cover parts, here an OR of memoised ints
-            per = self._memo.get("cmask")
-            if per is None:
-                per = self._memo["cmask"] = {}
+            per = self._measured_masks(Ls)
             m = 0
             for L in Ls:
-                v = per.get(L)
-                if v is None:
-                    v = per[L] = _mask(self.measured_vars((L,)))
-                m |= v
+                m |= per[L]
             return m
         key = ("mmask", frozenset(Ls))
         out = self._memo.get(key)
