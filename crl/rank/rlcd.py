@@ -25,9 +25,11 @@ Pipeline (rlcd.md §3):
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 
 import networkx as nx
 import numpy as np
@@ -47,6 +49,25 @@ __all__ = ["RLCD"]
 logger = logging.getLogger(__name__)
 
 STAGE1 = ("pc", "pc_rank", "all", "ges")
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector, restoring its previous state on exit.
+
+    The cluster search allocates millions of small sets and tuples while its
+    memo tables hold hundreds of thousands more; each full collection walks
+    all of them, which cost 5-40 % of a fit on the suite's general graphs
+    (median about 20 %). The search builds no reference cycles, so
+    reference counting frees everything it drops; collection resumes after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _reduced_latents(edges, obs_set) -> set:
@@ -308,7 +329,8 @@ class RLCD(BaseLearner):
 
         # Phases 2-3 per group
         t = time.perf_counter()
-        results = self._search_groups(groups, adj, test, p, cfg)
+        with _gc_paused():
+            results = self._search_groups(groups, adj, test, p, cfg)
         timing["search"] = time.perf_counter() - t
 
         # merge and orient

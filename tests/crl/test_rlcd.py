@@ -319,3 +319,19 @@ def test_search_shortcuts_change_only_the_cost(monkeypatch, shortcut, seed):
         assert _edges(fits[True][i]) == _edges(fits[False][i])
         assert fits[True][i].n_latents_ == fits[False][i].n_latents_
     assert fits[True][0].tests_["tests"] < fits[False][0].tests_["tests"]
+
+
+def test_fit_restores_the_garbage_collector_state():
+    """The search pauses the cyclic collector (a speed measure) and hands back whatever state it found."""
+    import gc
+
+    P = rlcd_problem("mm_a", 500, random_state=0)
+    assert gc.isenabled()
+    RLCD().fit(P.X)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        RLCD().fit(P.X)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
