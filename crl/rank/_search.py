@@ -83,6 +83,10 @@ class ClusterSearch(CoverStructure):
         self._cover_masks: dict = {}  # cover -> bit mask of its variables (does not depend on the state)
         self._memos: dict = {}  # (covers, atomicity) -> the memo of the structure queries in that state
 
+    def release_memos(self) -> None:
+        """Drop the search's memo tables (the covers stay); queries after it recompute what they need."""
+        self._memo, self._memos, self._failed, self._cover_masks = {}, {}, {}, {}
+
     # ------------------------------------------------------------------ rank tests
 
     def test_rank(self, As, Bs, k, nonsinks):

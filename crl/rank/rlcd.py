@@ -59,7 +59,9 @@ def _gc_paused():
     memo tables hold hundreds of thousands more; each full collection walks
     all of them, which cost 5-40 % of a fit on the suite's general graphs
     (median about 20 %). The search builds no reference cycles, so
-    reference counting frees everything it drops; collection resumes after.
+    reference counting frees everything it drops; collection resumes after,
+    once the searches have released their memo tables (else the first
+    collection walks them all).
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -397,6 +399,7 @@ class RLCD(BaseLearner):
                 kept = search.refine()
                 logger.debug("refinement kept %d rerun(s) in group %s", kept, group)
             search.finish()
+            search.release_memos()
             edges = search.edges()
             keep = _reduced_latents(edges, search.obs_set)
             results.append((search, [(u, v, o) for u, v, o in edges if (u < p or u in keep) and (v < p or v in keep)]))
