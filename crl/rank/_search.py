@@ -93,9 +93,10 @@ class ClusterSearch(CoverStructure):
         """(not rejected, smallest non-rejected rank) of ``rank(meas(As) ∪ 𝒳, meas(Bs) ∪ 𝒳) <= k``."""
         return self._test_rank(As, Bs, k, _mask(nonsinks))
 
-    def _test_rank(self, As, Bs, k, ns_mask: int):
-        # tests k, then descends: one look-up for the whole descent
-        rk = self.rt.rank_masks(self.measured_mask(As) | ns_mask, self.measured_mask(Bs) | ns_mask, k)
+    def _test_rank(self, As, Bs, k, ns_mask: int, b_mask=None):
+        # tests k, then descends: one look-up for the whole descent; b_mask, when known, is measured_mask(Bs)
+        b_mask = self.measured_mask(Bs) if b_mask is None else b_mask
+        rk = self.rt.rank_masks(self.measured_mask(As) | ns_mask, b_mask | ns_mask, k)
         return (False, None) if rk > k else (True, rk)
 
     def _passes(self, As, nonsinks) -> bool:
@@ -162,10 +163,8 @@ class ClusterSearch(CoverStructure):
             Bs = frozenset(Bl)
             if self.parent_cardinality(Bs, bv) <= k - t:
                 continue
-            if mm is None:
-                bm = self.measured_mask(Bs)
-            rk = self.rt.rank_masks(self.measured_mask(As) | ns_mask, bm | ns_mask, k)
-            if rk > k:
+            ok, rk = self._test_rank(As, Bs, k, ns_mask, None if mm is None else bm)
+            if not ok:
                 continue
             # no-collider check (Alg. 4): a proper sub-cluster already deficient means a collider
             collider = False
