@@ -59,10 +59,9 @@ def _gc_paused():
     memo tables hold hundreds of thousands more; each full collection walks
     all of them. In same-process A/B runs on the suite's general graphs the
     pause saved 7-20 % of a fit at the median (up to 40 % on single draws).
-    The search builds no reference cycles, so
-    reference counting frees everything it drops; collection resumes after,
-    once the searches have released their memo tables (else the first
-    collection walks them all).
+    The search builds no reference cycles, so reference counting frees
+    everything it drops; collection resumes after, once the searches have
+    released their memo tables (else the first collection walks them all).
     """
     enabled = gc.isenabled()
     gc.disable()
