@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 from crl.base import Claim
 from crl.exceptions import ValidationError
@@ -46,7 +47,7 @@ RESTART_CRITERIA = ("objective", "moments", "independence")
 
 
 def _batch_means(fn, data, rows, b) -> tuple:
-    """Means over batches of ``b`` of ``rows`` of the scalars ``fn((x, a))`` returns (no gradients)."""
+    """Means over batches of ``b`` of ``rows`` of the scalars ``fn(batch)`` returns (no gradients)."""
     import torch
 
     from crl.deep import batches
@@ -219,7 +220,7 @@ class Rep4Ex(Rep4ExBase):
         import torch
 
         from crl.deep import hidden_layers, limit_threads, seeded, to_tensor, train, train_val_split
-        from crl.rep4ex.mmr import STATISTICS, mmr_penalty, resolve_bandwidth
+        from crl.rep4ex.mmr import STATISTICS, batch_kernel, mmr_penalty, resolve_bandwidth
         from crl.rep4ex.model import Autoencoder
         from crl.rep4ex.selection import residual_dependence
 
@@ -246,8 +247,18 @@ class Rep4Ex(Rep4ExBase):
                 )
             self.bandwidth_ = resolve_bandwidth(self.kernel_bandwidth, A[tr], random_state=seed)
             n_restarts = check_int(self.n_restarts, "n_restarts", minimum=1)
-            data = [to_tensor(Xs, device), to_tensor(A, device)]
+            # the row ids ride along so that the recurring validation batches can keep their kernels
+            data = [to_tensor(Xs, device), to_tensor(A, device), torch.arange(len(X), device=device)]
             val_rows, val_b = (va if len(va) else tr), max(b, min(len(va), VAL_BATCH))
+            kernels = {}
+
+            def fixed_kernel(a, rows):
+                """The action-only parts of the penalty of a batch scored after every epoch, computed once."""
+                key = rows.cpu().numpy().tobytes()
+                if key not in kernels:
+                    kernels[key] = batch_kernel(a, self.bandwidth_)
+                return kernels[key]
+
             best = None
             self.restart_objectives_ = []
             for restart in range(n_restarts):
@@ -256,26 +267,27 @@ class Rep4Ex(Rep4ExBase):
                 with seeded(run_seed, device):
                     model = Autoencoder(X.shape[1], d, hidden).to(device)
 
-                    def parts(batch_, model=model):
-                        x, a = batch_
+                    def parts(batch_, model=model, fixed=False):
+                        x, a, rows = batch_
                         z, xhat = model(x)
                         rec = torch.mean((x - xhat) ** 2)
-                        pen = (mmr_penalty(z, a, self.bandwidth_, statistic=self.penalty_statistic, moments=moments)
+                        pen = (mmr_penalty(z, a, self.bandwidth_, statistic=self.penalty_statistic, moments=moments,
+                                           kernel=fixed_kernel(a, rows) if fixed else None)
                                if lam > 0
                                else torch.zeros((), device=x.device))
                         return rec, pen
 
-                    def loss(batch_, parts=parts):
-                        rec, pen = parts(batch_)
+                    def loss(batch_, parts=parts, fixed=False):
+                        rec, pen = parts(batch_, fixed=fixed)
                         return rec + lam * pen
 
                     history = train(
                         model, loss, [t[tr] for t in data], [t[va] for t in data] if len(va) else None,
                         epochs=self.epochs, batch_size=b, lr=self.lr, patience=self.patience, seed=run_seed + 1,
-                        val_batch_size=val_b,
+                        val_loss_fn=partial(loss, fixed=True), val_batch_size=val_b,
                         progress=self.progress, desc=f"{type(self).__name__} stage 1",
                     ).to_dict()
-                    rec, pen = _batch_means(parts, data, val_rows, val_b)
+                    rec, pen = _batch_means(partial(parts, fixed=True), data, val_rows, val_b)
                     diagnostics = {"val_reconstruction": rec, "val_mmr": pen}
                 # model selection without latents or outcome: the validation objective, the second-moment MMR
                 # or the dependence of the residuals on the actions
@@ -290,7 +302,7 @@ class Rep4Ex(Rep4ExBase):
                 elif select_by == "moments":
                     (criterion,) = _batch_means(
                         lambda batch_, model=model: (mmr_penalty(model(batch_[0])[0], batch_[1], self.bandwidth_,
-                                                                 moments=2),),
+                                                                 moments=2, kernel=fixed_kernel(*batch_[1:])),),
                         data, val_rows, val_b)
                 else:
                     criterion = history["best_val"] if len(va) else history["train_loss"][-1]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -38,7 +39,16 @@ import torch
 from crl.exceptions import ValidationError
 from crl.validation import check_array, check_float, check_random_state
 
-__all__ = ["median_bandwidth", "resolve_bandwidth", "gaussian_kernel", "ols_residuals", "mmr_penalty", "STATISTICS"]
+__all__ = [
+    "median_bandwidth",
+    "resolve_bandwidth",
+    "gaussian_kernel",
+    "ols_residuals",
+    "BatchKernel",
+    "batch_kernel",
+    "mmr_penalty",
+    "STATISTICS",
+]
 
 
 def median_bandwidth(actions, *, max_rows: int = 2000, random_state=0) -> float:
@@ -120,12 +130,72 @@ def _design(actions, eps):
 STATISTICS = ("unbiased", "u", "v")
 
 
+@dataclass
+class BatchKernel:
+    """What the penalty of one batch needs from its actions alone (see :func:`batch_kernel`).
+
+    Attributes
+    ----------
+    K : tensor (b, b)
+        Gaussian kernel of the batch's actions.
+    design : tensor (b, k + 1)
+        ``[actions, 1]``.
+    gram : tensor (k + 1, k + 1)
+        ``design^T design + eps I``.
+    """
+
+    K: torch.Tensor
+    design: torch.Tensor
+    gram: torch.Tensor
+    _traces: dict = field(default_factory=dict, repr=False)
+
+    def residual_trace(self, moment: int) -> torch.Tensor:
+        """``tr(K (I - H))`` for the hat matrix ``H`` of the OLS behind the residuals of ``moment`` (1 or 2).
+
+        The residuals of the first moment come from the OLS on ``design``,
+        the centred second moments from the intercept-only OLS. Computed once
+        per batch and kept.
+        """
+        if moment not in self._traces:
+            with torch.no_grad():
+                design, gram = (self.design, self.gram) if moment == 1 else _intercept(self.design)
+                tr_kh = torch.trace(torch.linalg.solve(gram, design.T @ self.K @ design))
+                self._traces[moment] = torch.trace(self.K) - tr_kh
+        return self._traces[moment]
+
+
+def batch_kernel(actions: torch.Tensor, bandwidth: float | Sequence[float], *, eps: float = 1e-6) -> BatchKernel:
+    """The action-only parts of :func:`mmr_penalty` for one batch, to reuse on a batch that recurs.
+
+    The validation split is scored in the same fixed batches after every
+    epoch; computing their kernels once removes most of the cost of early
+    stopping (a 2000-row validation batch spent about 0.1 s per epoch on its
+    kernel). The penalty is bit-for-bit the one computed without it.
+
+    Parameters
+    ----------
+    actions : tensor (b, k)
+    bandwidth : float or sequence of float
+    eps : float
+        Ridge on the OLS normal equations (as in :func:`mmr_penalty`).
+    """
+    design, gram = _design(actions, eps)
+    with torch.no_grad():
+        K = gaussian_kernel(actions, bandwidth)
+    return BatchKernel(K, design, gram)
+
+
+def _intercept(design):
+    ones = design[:, -1:]
+    return ones, ones.T @ ones
+
+
 def mmr_penalty(
     latents: torch.Tensor,
     actions: torch.Tensor,
     bandwidth: float | Sequence[float],
     *,
-    kernel: torch.Tensor | None = None,
+    kernel: torch.Tensor | BatchKernel | None = None,
     standardize: bool = True,
     statistic: str = "unbiased",
     eps: float = 1e-6,
@@ -140,8 +210,10 @@ def mmr_penalty(
     actions : tensor (b, k)
     bandwidth : float or sequence of float
         Gaussian kernel bandwidth(s) on the actions.
-    kernel : tensor (b, b), optional
-        A precomputed kernel matrix of ``actions`` (saves recomputing it).
+    kernel : tensor (b, b) or BatchKernel, optional
+        A precomputed kernel matrix of ``actions``, or all the action-only
+        parts of the batch (:func:`batch_kernel`); they must come from the
+        same ``actions`` and ``eps``.
     standardize : bool
         Standardise each latent coordinate within the batch first (default; pitfall 1).
     statistic : {"unbiased", "u", "v"}
@@ -172,22 +244,30 @@ def mmr_penalty(
     z = latents
     if standardize:
         z = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-8)
-    design, gram = _design(actions, eps)
-    coef = torch.linalg.solve(gram, design.T @ z)
+    if isinstance(kernel, BatchKernel):
+        if kernel.K.shape[0] != b:
+            raise ValidationError(f"kernel: expected the parts of a batch of {b} rows, got {kernel.K.shape[0]}")
+        parts = kernel
+    else:
+        design, gram = _design(actions, eps)
+        parts = BatchKernel(gaussian_kernel(actions, bandwidth) if kernel is None else kernel, design, gram)
+    design, K = parts.design, parts.K
+    coef = torch.linalg.solve(parts.gram, design.T @ z)
     r = z - design @ coef
-    K = gaussian_kernel(actions, bandwidth) if kernel is None else kernel
-    out = _kernel_moment(r, K, design, gram, statistic)
+    out = _kernel_moment(r, K, design.shape[1], statistic, lambda: parts.residual_trace(1))
     if moments == 2:
         rows, cols = torch.triu_indices(r.shape[1], r.shape[1], device=r.device)
         sec = r[:, rows] * r[:, cols]
-        ones = design[:, -1:]
         sec = sec - sec.mean(0)  # the intercept-only OLS: a constant second moment is allowed
-        out = out + _kernel_moment(sec, K, ones, ones.T @ ones, statistic)
+        out = out + _kernel_moment(sec, K, 1, statistic, lambda: parts.residual_trace(2))
     return out
 
 
-def _kernel_moment(r, K, design, gram, statistic):
-    """``sum_{i != j} K_ij r_i^T r_j / (b(b-1))`` for OLS residuals ``r`` of ``design``, bias-corrected per ``statistic``."""
+def _kernel_moment(r, K, p, statistic, residual_trace):
+    """``sum_{i != j} K_ij r_i^T r_j / (b(b-1))`` for residuals ``r`` of an OLS on ``p`` columns, bias-corrected per ``statistic``.
+
+    ``residual_trace()`` gives ``tr(K (I - H))``, needed by the unbiased statistic only.
+    """
     b = r.shape[0]
     total = (K * (r @ r.T)).sum()
     if statistic == "v":
@@ -195,10 +275,6 @@ def _kernel_moment(r, K, design, gram, statistic):
     sq = (r * r).sum(1)
     if statistic == "u":
         return (total - (K.diagonal() * sq).sum()) / (b * (b - 1))
-    p = design.shape[1]
     if b <= p:
         raise ValidationError(f"latents: the unbiased statistic needs a batch larger than k + 1 = {p}, got {b}")
-    with torch.no_grad():  # tr(K H) depends on the actions only
-        tr_kh = torch.trace(torch.linalg.solve(gram, design.T @ K @ design))
-        tr_k_resid = torch.trace(K) - tr_kh  # tr(K (I - H))
-    return (total - sq.sum() / (b - p) * tr_k_resid) / (b * (b - 1))
+    return (total - sq.sum() / (b - p) * residual_trace()) / (b * (b - 1))

@@ -16,7 +16,13 @@ from crl.rep4ex import (  # noqa: E402
     Rep4ExOracle,
     Rep4ExVAE,
 )
-from crl.rep4ex.mmr import median_bandwidth, mmr_penalty, ols_residuals, resolve_bandwidth  # noqa: E402
+from crl.rep4ex.mmr import (  # noqa: E402
+    batch_kernel,
+    median_bandwidth,
+    mmr_penalty,
+    ols_residuals,
+    resolve_bandwidth,
+)
 from identifiability import evaluate  # noqa: E402
 from simulators import scenario  # noqa: E402
 
@@ -115,6 +121,26 @@ def test_mmr_is_scale_invariant_and_differentiable_through_the_ols():
     ref = np.linalg.lstsq(np.column_stack([A.numpy(), np.ones(128)]), Z.detach().numpy(), rcond=None)[0]
     np.testing.assert_allclose(coef.numpy(), ref, atol=1e-3)
     assert float(r.mean(0).abs().max()) < 1e-3
+
+
+@pytest.mark.parametrize("statistic", ["unbiased", "u", "v"])
+@pytest.mark.parametrize("moments", [1, 2])
+def test_precomputed_batch_kernel_gives_the_same_penalty_bit_for_bit(statistic, moments):
+    # the learner keeps the kernels of its validation batches; early stopping must not notice
+    Z, A = next(_latent_batches(1, b=200, seed=3))
+    bw = resolve_bandwidth("median*0.5", A.numpy()) + (1.0,)
+    parts = batch_kernel(A, bw)
+    values, grads = [], []
+    for kernel in (None, parts, parts):  # twice: the kept traces are reused
+        z = torch.tanh(Z).requires_grad_(True)
+        pen = mmr_penalty(z, A, bw, statistic=statistic, moments=moments, kernel=kernel)
+        pen.backward()
+        values.append(pen.detach())
+        grads.append(z.grad)
+    assert all(torch.equal(values[0], v) for v in values[1:])
+    assert all(torch.equal(grads[0], g) for g in grads[1:])
+    with pytest.raises(ValidationError, match="kernel: expected the parts of a batch of 100 rows, got 200"):
+        mmr_penalty(Z[:100], A[:100], bw, kernel=parts)
 
 
 def test_bandwidth_options():
