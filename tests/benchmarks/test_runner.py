@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.runner import key_config, run_suite
 from benchmarks.store import ResultsStore, task_key
-from benchmarks.suites import load_suite
+from benchmarks.suites import list_suites, load_suite
 from crl.cli import main
 from crl.exceptions import ConfigError, CRLError
 
@@ -182,6 +182,23 @@ def test_report_writes_markdown_and_valid_pngs(tiny, tmp_path):
         img = mpimg.imread(p)
         assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
         assert np.ptp(img) > 0  # not a blank canvas
+
+
+@pytest.mark.parametrize("name", list_suites())
+def test_every_shipped_suite_loads_and_names_distinct_tasks(name):
+    # a typo in a learner parameter or a repeated label would only surface hours into a run
+    suite = load_suite(name)
+    assert suite.name == name and suite.tasks
+    rows = [(t["scenario_label"], repr(t["scenario_params"]), t["learner_label"], repr(t["learner_params"]), t["seed"])
+            for t in suite.tasks]
+    assert len(set(rows)) == len(rows)
+    labels = {}
+    for t in suite.tasks:  # per scenario, one label is one configuration (or one grid): reports group by label
+        key = (t["scenario_label"], repr(t["scenario_params"]), t["learner_label"])
+        labels.setdefault(key, set()).add((t["learner"], repr(t["learner_params"])))
+    grids = {le.get("label", le["name"]) for le in suite.learners
+             if any(isinstance(v, list) for v in le.get("params", {}).values())}
+    assert all(len(v) == 1 for k, v in labels.items() if k[2] not in grids)
 
 
 def test_bench_run_prints_table(tiny, tmp_path, capsys):
