@@ -93,13 +93,14 @@ class Rep4Ex(Rep4ExBase):
         Default 0, the paper's objective. A project extension for
         ablations: the model's ``V`` is independent of ``A``, and on
         development seeds 1000-1009 encoders that pass both moment
-        restrictions while their affine R² stays at 0.46-0.88 leave
-        residuals 10-30 times more dependent on the actions (normalised
+        restrictions while their affine R² stays at 0.46-0.89 leave
+        residuals 13-50 times more dependent on the actions (normalised
         HSIC) than the true latents do. The penalty lowers that dependence
-        but did not raise the median affine R² there (single start with
-        ``moments=2``: 0.85 without, 0.83 / 0.86 with weight 10 / 30) and
-        cost two seeds that were at 0.97-0.98 (benchmarks/RESULTS.md, Rep4Ex,
-        session 7), so it is off by default and in no suite row.
+        but did not raise the affine R² reliably (suite ``rep4ex_dev``,
+        single start with ``moments=2``: weight 30 was higher on 3 seeds
+        and lower on 5, by up to 0.10, including a seed at 0.97; weight 10
+        lower on 8; benchmarks/RESULTS.md, Rep4Ex, session 7), so it is off
+        by default and in no reported row.
     penalty_statistic : {"unbiased", "u", "v"}
         Estimator of the MMR (see :func:`crl.rep4ex.mmr.mmr_penalty`): the
         U-statistic corrected for the batch OLS (default), the plain
