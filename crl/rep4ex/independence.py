@@ -18,7 +18,7 @@ from functools import lru_cache
 import torch
 
 from crl.exceptions import ValidationError
-from crl.rep4ex.mmr import BatchKernel, batch_kernel
+from crl.rep4ex.mmr import BatchKernel, batch_kernel, batch_residuals
 
 __all__ = ["hsic_unbiased", "residual_hsic"]
 
@@ -86,9 +86,7 @@ def residual_hsic(
     if actions.shape[0] != b or b < 4:
         raise ValidationError(f"latents: expected a batch of >= 4 rows matching actions, got {b} and {actions.shape[0]}")
     parts = batch_kernel(actions, bandwidth, eps=eps) if kernel is None else kernel
-    z = (latents - latents.mean(0)) / torch.sqrt(latents.var(0, unbiased=False) + 1e-8)
-    design = parts.design
-    r = z - design @ torch.linalg.solve(parts.gram, design.T @ z)
+    r = batch_residuals(latents, parts)
     cov = r.T @ r / b + whiten_ridge * torch.eye(d, dtype=r.dtype, device=r.device)
     rw = torch.linalg.solve_triangular(torch.linalg.cholesky(cov), r.T, upper=False).T
     norms = rw.pow(2).sum(1)

@@ -46,6 +46,7 @@ __all__ = [
     "ols_residuals",
     "BatchKernel",
     "batch_kernel",
+    "batch_residuals",
     "mmr_penalty",
     "STATISTICS",
 ]
@@ -185,6 +186,18 @@ def batch_kernel(actions: torch.Tensor, bandwidth: float | Sequence[float], *, e
     return BatchKernel(K, design, gram)
 
 
+def batch_residuals(latents: torch.Tensor, parts: BatchKernel, *, standardize: bool = True) -> torch.Tensor:
+    """Residuals (b, d) of the batch OLS of ``latents`` on ``[actions, 1]``, differentiable in ``latents``.
+
+    With ``standardize`` each latent coordinate is standardised within the
+    batch first, so rescaling the encoder's output cannot change them (pitfall 1).
+    """
+    z = latents
+    if standardize:
+        z = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-8)
+    return z - parts.design @ torch.linalg.solve(parts.gram, parts.design.T @ z)
+
+
 def _intercept(design):
     ones = design[:, -1:]
     return ones, ones.T @ ones
@@ -241,9 +254,6 @@ def mmr_penalty(
         raise ValidationError(f"statistic: expected one of {list(STATISTICS)}, got {statistic!r}")
     if moments not in (1, 2):
         raise ValidationError(f"moments: expected 1 or 2, got {moments!r}")
-    z = latents
-    if standardize:
-        z = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-8)
     if isinstance(kernel, BatchKernel):
         if kernel.K.shape[0] != b:
             raise ValidationError(f"kernel: expected the parts of a batch of {b} rows, got {kernel.K.shape[0]}")
@@ -252,8 +262,7 @@ def mmr_penalty(
         design, gram = _design(actions, eps)
         parts = BatchKernel(gaussian_kernel(actions, bandwidth) if kernel is None else kernel, design, gram)
     design, K = parts.design, parts.K
-    coef = torch.linalg.solve(parts.gram, design.T @ z)
-    r = z - design @ coef
+    r = batch_residuals(latents, parts, standardize=standardize)
     out = _kernel_moment(r, K, design.shape[1], statistic, lambda: parts.residual_trace(1))
     if moments == 2:
         rows, cols = torch.triu_indices(r.shape[1], r.shape[1], device=r.device)
