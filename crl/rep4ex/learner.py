@@ -158,6 +158,9 @@ class Rep4Ex(Rep4ExBase):
     random_state : None, int or numpy Generator
         Same int -> same fit on CPU.
     device : {"auto", "cpu", "cuda"} or "cuda:N"
+        ``"auto"`` takes CUDA when available. At the benchmark's size (10 000
+        rows, width 64) a fit is launch-bound on a GPU: 38 s on an H200
+        against 25 s on two CPU threads of the same machine, with the same R².
     progress : bool
         tqdm bars over epochs.
     n_threads : int, optional
