@@ -89,10 +89,10 @@ def canonical_correlations(S, A, B) -> np.ndarray:
     S = check_square(S, "S")
     A = _as_index(A, "A", S.shape[0])
     B = _as_index(B, "B", S.shape[0])
-    return _canonical(S, A, B)
+    return np.array(_canonical(np.ascontiguousarray(S, dtype=float), A, B))
 
 
-def _canonical(S: np.ndarray, A: tuple, B: tuple) -> np.ndarray:
+def _canonical(S: np.ndarray, A: tuple, B: tuple) -> list:
     """Canonical correlations of sorted index tuples ``A``, ``B``: ``c`` ones, then the partial ones.
 
     One Cholesky factor ``L`` of ``S`` over the columns ordered (shared ``C``,
@@ -104,6 +104,8 @@ def _canonical(S: np.ndarray, A: tuple, B: tuple) -> np.ndarray:
     ``Σ_sb|C Σ_bb|C⁻¹ Σ_bs|C = L_ss Y Yᵀ L_ssᵀ``). That is one factorisation,
     one small triangular solve and one small SVD; the raw LAPACK routines
     skip numpy's per-call overhead, which dominates on blocks this small.
+    The result is a list of floats for the same reason (at most ``max_k + 1``
+    entries; ``math`` gives the same IEEE results as numpy).
     """
     sa, sb = set(A), set(B)
     shared = [i for i in A if i in sb]
@@ -112,9 +114,9 @@ def _canonical(S: np.ndarray, A: tuple, B: tuple) -> np.ndarray:
     small, big = (a, b) if len(a) < len(b) else (b, a)
     c, nb = len(shared), len(big)
     if not small:
-        return np.ones(c)
+        return [1.0] * c
     idx = np.array(shared + big + small, dtype=np.intp)
-    L, info = _potrf(S[idx[:, None], idx], lower=1, clean=0)
+    L, info = _potrf(S.take(idx, 0).take(idx, 1), lower=1, clean=0)
     if info != 0:
         raise ValidationError(
             "covariance: expected positive definite blocks (no constant or duplicated columns), got a "
@@ -125,8 +127,8 @@ def _canonical(S: np.ndarray, A: tuple, B: tuple) -> np.ndarray:
     _, tau, _, info = _gesdd(Y, compute_uv=0)
     if info != 0:  # divide and conquer did not converge: numpy's SVD
         tau = np.linalg.svd(Y, compute_uv=False)
-    rho = np.minimum(tau / np.sqrt(1.0 + tau * tau), 1.0)
-    return np.concatenate([np.ones(c), rho]) if c else rho
+    rho = [min(t / math.sqrt(1.0 + t * t), 1.0) for t in tau.tolist()]
+    return [1.0] * c + rho if c else rho
 
 
 def _check_stat(statistic: str) -> str:
@@ -382,7 +384,7 @@ class RankTest(_Base):
         if entry is not None:
             return entry, True
         rho = _canonical(self._S, key[0], key[1])
-        clamped = [min(float(x), _RHO_MAX) for x in rho]
+        clamped = [min(x, _RHO_MAX) for x in rho]
         entry = (rho, clamped, [math.log1p(-x * x) for x in clamped], len(key[0]), len(key[1]))
         self._cache[key] = entry
         return entry, False
@@ -394,7 +396,7 @@ class RankTest(_Base):
 
     def canonical_correlations(self, A, B) -> np.ndarray:
         """Cached canonical correlations of the column sets ``A`` and ``B``."""
-        return self._entry(A, B)[0]
+        return np.array(self._entry(A, B)[0])
 
     def _statistic(self, entry, r):
         """``(T, df)`` of :func:`rank_statistic` from a cache entry."""
