@@ -161,10 +161,10 @@ class ClusterSearch(CoverStructure):
             if bv.bit_count() <= k - t:
                 continue
             Bs = frozenset(Bl)
-            if self.parent_cardinality(Bs, bv) <= k - t:
-                continue
+            # both checks only skip the candidate, so the cheap, cached rank test goes first: it rejects
+            # nearly every candidate, and the parent cardinality is then computed for the few it accepts
             ok, rk = self._test_rank(As, Bs, k, ns_mask, None if mm is None else bm)
-            if not ok:
+            if not ok or self.parent_cardinality(Bs, bv) <= k - t:
                 continue
             # no-collider check (Alg. 4): a proper sub-cluster already deficient means a collider
             collider = False

@@ -31,6 +31,7 @@ to at most ``1 - 1e-15``, so testing ``r < c`` rejects with a huge statistic.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Mapping
@@ -92,7 +93,7 @@ def canonical_correlations(S, A, B) -> np.ndarray:
     return np.array(_canonical(np.ascontiguousarray(S, dtype=float), A, B))
 
 
-def _canonical(S: np.ndarray, A: tuple, B: tuple) -> list:
+def _canonical(S: np.ndarray, A: tuple, B: tuple, masks: tuple | None = None) -> list:
     """Canonical correlations of sorted index tuples ``A``, ``B``: ``c`` ones, then the partial ones.
 
     One Cholesky factor ``L`` of ``S`` over the columns ordered (shared ``C``,
@@ -105,17 +106,23 @@ def _canonical(S: np.ndarray, A: tuple, B: tuple) -> list:
     one small triangular solve and one small SVD; the raw LAPACK routines
     skip numpy's per-call overhead, which dominates on blocks this small.
     The result is a list of floats for the same reason (at most ``max_k + 1``
-    entries; ``math`` gives the same IEEE results as numpy).
+    entries; ``math`` gives the same IEEE results as numpy). ``masks``, when
+    the caller has them, are ``A`` and ``B`` as bit masks: the split into
+    shared and own columns is then three memoised look-ups.
     """
-    sa, sb = set(A), set(B)
-    shared = [i for i in A if i in sb]
-    a = [i for i in A if i not in sb]
-    b = [j for j in B if j not in sa]
+    if masks is None:
+        sa, sb = set(A), set(B)
+        shared = [i for i in A if i in sb]
+        a = [i for i in A if i not in sb]
+        b = [j for j in B if j not in sa]
+    else:
+        am, bm = masks
+        shared, a, b = _bits(am & bm), _bits(am & ~bm), _bits(bm & ~am)
     small, big = (a, b) if len(a) < len(b) else (b, a)
     c, nb = len(shared), len(big)
     if not small:
         return [1.0] * c
-    idx = np.array(shared + big + small, dtype=np.intp)
+    idx = np.array((*shared, *big, *small), dtype=np.intp)
     L, info = _potrf(S.take(idx, 0).take(idx, 1), lower=1, clean=0)
     if info != 0:
         raise ValidationError(
@@ -203,8 +210,12 @@ def _numerical_rank(S, A, B, tol):
 
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _bits(mask: int) -> tuple[int, ...]:
-    """The set bits of ``mask``, ascending: a column set given as a bit mask, as a sorted tuple."""
+    """The set bits of ``mask``, ascending: a column set given as a bit mask, as a sorted tuple.
+
+    Memoised: the search asks for the same few thousand masks again and again.
+    """
     out = []
     i = 0
     while mask:
@@ -372,7 +383,7 @@ class RankTest(_Base):
             return self._alpha[r]
         return self._alpha
 
-    def _lookup_key(self, key: tuple) -> tuple:
+    def _lookup_key(self, key: tuple, masks: tuple | None = None) -> tuple:
         """``(entry, cached)`` of a sorted pair; the entry is ``(rho, clamped rho as floats, ln(1 - ρ²) terms, p, q)``.
 
         The per-test terms of :func:`rank_statistic` are kept with the
@@ -383,7 +394,7 @@ class RankTest(_Base):
         entry = self._cache.get(key)
         if entry is not None:
             return entry, True
-        rho = _canonical(self._S, key[0], key[1])
+        rho = _canonical(self._S, key[0], key[1], masks)
         clamped = [min(x, _RHO_MAX) for x in rho]
         entry = (rho, clamped, [math.log1p(-x * x) for x in clamped], len(key[0]), len(key[1]))
         self._cache[key] = entry
@@ -464,7 +475,9 @@ class RankTest(_Base):
         hit = self._descents.get(key)
         if hit is None:
             before = self.n_tests
-            best = self.rank_sorted(_bits(a), _bits(b), max_rank)
+            A, B = _bits(a), _bits(b)
+            # the canonical-correlation cache orders a pair as tuples, as rank() does
+            best = self._rank_key((A, B), max_rank, (a, b)) if A <= B else self._rank_key((B, A), max_rank, (b, a))
             self._descents[key] = (best, self.n_tests - before)
             return best
         # a repeat finds its canonical correlations cached: every test it counts is a cache hit
@@ -472,8 +485,8 @@ class RankTest(_Base):
         self.n_cache_hits += hit[1]
         return hit[0]
 
-    def _rank_key(self, key: tuple, k: int | None) -> int:
-        entry, cached = self._lookup_key(key)
+    def _rank_key(self, key: tuple, k: int | None, masks: tuple | None = None) -> int:
+        entry, cached = self._lookup_key(key, masks)
         if k is None:
             k = min(entry[3], entry[4])
         tests, best = 1, k + 1
