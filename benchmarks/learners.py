@@ -34,6 +34,7 @@ _EXTRA = {
     "Rep4ExAE": ("crl.rep4ex", "Rep4ExAE"),
     "Rep4ExVAE": ("crl.rep4ex", "Rep4ExVAE"),
     "Rep4ExDirect": ("crl.rep4ex", "Rep4ExDirect"),
+    "Rep4ExLinear": ("crl.rep4ex", "Rep4ExLinear"),
     "Rep4ExOracle": ("crl.rep4ex", "Rep4ExOracle"),
 }
 

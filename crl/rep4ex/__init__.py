@@ -3,7 +3,8 @@
 - :class:`Rep4Ex`: autoencoder + MMR penalty (affine identification), then
   control-function extrapolation of ``E[Y | do(A = a*)]``;
 - baselines behind the same contract: :class:`Rep4ExAE` (no penalty),
-  :class:`Rep4ExVAE`, :class:`Rep4ExDirect` (regression of Y on A) and the
+  :class:`Rep4ExVAE`, :class:`Rep4ExDirect` (regression of Y on A),
+  :class:`Rep4ExLinear` (the linear encoder that the invariance fixes) and the
   :class:`Rep4ExOracle` (control function on the true latents; benchmarks only);
 - building blocks: :func:`mmr_penalty` (:mod:`crl.rep4ex.mmr`),
   :func:`residual_dependence` (:mod:`crl.rep4ex.selection`, restart
@@ -12,7 +13,7 @@
 Imports torch (through :mod:`crl.deep`) only when a model is fitted or loaded.
 """
 
-from crl.rep4ex.baselines import Rep4ExDirect, Rep4ExOracle, Rep4ExVAE
+from crl.rep4ex.baselines import Rep4ExDirect, Rep4ExLinear, Rep4ExOracle, Rep4ExVAE
 from crl.rep4ex.control import ControlFunction
 from crl.rep4ex.learner import REP4EX_REQUIRES, Rep4Ex, Rep4ExAE
 from crl.rep4ex.selection import residual_dependence
@@ -23,6 +24,7 @@ __all__ = [
     "Rep4Ex",
     "Rep4ExAE",
     "Rep4ExDirect",
+    "Rep4ExLinear",
     "Rep4ExOracle",
     "Rep4ExVAE",
     "mmr_penalty",

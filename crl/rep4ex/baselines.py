@@ -3,6 +3,9 @@
 - :class:`Rep4ExVAE`: a Gaussian VAE as the representation, then the control-function stage;
 - :class:`Rep4ExDirect`: an MLP regression of Y on A (in support ``E[Y | A = a]``
   equals ``E[Y | do(A = a)]`` because A is exogenous; it cannot extrapolate);
+- :class:`Rep4ExLinear`: the linear special case of Rep4Ex, a linear encoder fixed
+  by the invariance (canonical correlation analysis of X with A), then the
+  control-function stage;
 - :class:`Rep4ExOracle`: the control-function stage on the **true** latents
   (an oracle: it reads them from the problem it is given, like
   ``identifiability.baselines.OracleEncoder``; for benchmarks only).
@@ -22,7 +25,7 @@ from crl.exceptions import NotFittedError, ValidationError
 from crl.rep4ex._base import Rep4ExBase, check_action_data
 from crl.validation import check_array, check_float, check_int
 
-__all__ = ["Rep4ExVAE", "Rep4ExDirect", "Rep4ExOracle"]
+__all__ = ["Rep4ExVAE", "Rep4ExDirect", "Rep4ExLinear", "Rep4ExOracle"]
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +213,105 @@ class Rep4ExDirect(_Stage2Params, Rep4ExBase):
         self.model_.load_state_dict(ck.states["model"])
         self.model_.eval()
         self.n_actions_ = ck.meta["fitted"]["n_actions"]
+
+
+class Rep4ExLinear(_Stage2Params, Rep4ExBase):
+    """Baseline: the linear encoder that the invariance fixes, then the control-function stage.
+
+    ``transform`` returns ``Xs W``, where ``Xs`` is the standardised ``X`` and
+    the columns of ``W`` are its first ``n_latents`` canonical directions with
+    respect to the actions (closed-form CCA). These are the linear features of
+    ``X`` whose conditional mean given ``A`` is best explained by a linear map
+    of ``A``. If ``X = G Z`` with ``G`` injective and linear, then
+    ``Z = M A + V`` with ``rank(M) >= n_latents`` makes them an invertible
+    linear map of ``Z`` (exact on any sample: they are linear in ``Z``). So
+    this is Rep4Ex's affine identification when the mixing is linear, at the
+    cost of one eigendecomposition. With a nonlinear mixing it identifies
+    nothing, and its score shows how much the nonlinear encoder adds.
+
+    Parameters
+    ----------
+    n_latents : int
+        Canonical directions kept (at most the action dimension).
+    tol : float
+        Eigenvalues of the covariance of ``Xs`` below ``tol`` times the largest
+        are dropped (a pseudo-inverse), so a rank-deficient ``X`` (a linear
+        mixing with more features than latents) is handled exactly.
+    hidden, epochs, batch_size, lr, patience, validation_fraction, outcome_model, outcome_degree, random_state,
+    device, progress, n_threads
+        As in :class:`crl.rep4ex.Rep4Ex` (stage 2 only).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_features, n_latents)
+        ``W``: the representation is ``(X - x_mean_) / x_scale_ @ components_``,
+        with unit variance and uncorrelated columns on the fitted rows.
+    canonical_correlations_ : ndarray of shape (n_latents,)
+        Descending, in [0, 1].
+    """
+
+    claims = None  # affine only under a linear mixing, which nothing here checks
+
+    def __init__(self, n_latents=2, *, tol=1e-10, hidden=64, epochs=200, batch_size=256, lr=1e-3, patience=20,
+                 validation_fraction=0.2, outcome_model="mlp", outcome_degree=3, random_state=None, device="auto",
+                 progress=False, n_threads=None):
+        self.n_latents = n_latents
+        self.tol = tol
+        self.outcome_model = outcome_model
+        self.outcome_degree = outcome_degree
+        self._set_common(hidden, epochs, batch_size, lr, patience, validation_fraction, random_state, device,
+                         progress, n_threads)
+
+    _SAVED = ("x_mean_", "x_scale_", "components_", "canonical_correlations_")
+
+    def fit(self, X, actions, y=None):
+        """Fit the canonical directions of ``X`` with ``actions``, then stage 2 when ``y`` is given."""
+        from crl.deep import hidden_layers, limit_threads
+
+        X, A, y = check_action_data(X, actions, y, n_latents=self.n_latents)
+        tol = check_float(self.tol, "tol", minimum=0.0, maximum=1.0)
+        hidden = hidden_layers(self.hidden)
+        self._check_outcome()
+        device, seed = self._runtime()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        with limit_threads(self.n_threads):
+            Xs = self._standardize_fit(X)
+            self.components_, self.canonical_correlations_ = _canonical_directions(Xs, A, int(self.n_latents), tol)
+            if y is not None:
+                self._fit_outcome(Xs @ self.components_, A, y, seed=seed + 2, device=device, hidden=hidden)
+        self.n_actions_ = A.shape[1]
+        self.fit_seconds_ = time.perf_counter() - start
+        self.fit_cpu_seconds_ = time.process_time() - cpu_start
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """The canonical variates ``Xs @ components_`` (n, n_latents)."""
+        check_is_fitted(self, "components_")
+        return self._check_X(X) @ self.components_
+
+
+def _inverse_sqrt(S: np.ndarray, tol: float) -> np.ndarray:
+    """``K`` with ``K.T @ S @ K = I`` on the range of ``S`` (eigenvalues below ``tol * max`` dropped)."""
+    vals, vecs = np.linalg.eigh(S)
+    keep = vals > tol * max(float(vals[-1]), 0.0)
+    return vecs[:, keep] / np.sqrt(vals[keep])
+
+
+def _canonical_directions(Xs: np.ndarray, A: np.ndarray, d: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """First ``d`` canonical directions of ``Xs`` (n, p) with ``A`` (n, k): ``W`` (p, d) and the correlations (d,)."""
+    n = len(Xs)
+    Xc, Ac = Xs - Xs.mean(0), A - A.mean(0)
+    Kx = _inverse_sqrt(Xc.T @ Xc / n, tol)
+    Ka = _inverse_sqrt(Ac.T @ Ac / n, tol)
+    if Kx.shape[1] < d or Ka.shape[1] < d:
+        raise ValidationError(
+            f"n_latents: expected at most the ranks of X ({Kx.shape[1]}) and of the actions ({Ka.shape[1]}), got {d}"
+        )
+    U, s, _ = np.linalg.svd(Kx.T @ (Xc.T @ Ac / n) @ Ka, full_matrices=False)
+    W = Kx @ U[:, :d]
+    # a fixed sign per direction (SVD's is arbitrary): the largest loading is positive
+    W *= np.where(W[np.abs(W).argmax(0), np.arange(d)] < 0, -1.0, 1.0)
+    return W, np.clip(s[:d], 0.0, 1.0)
 
 
 def _row_key(row: np.ndarray) -> bytes:
