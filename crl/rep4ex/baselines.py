@@ -23,6 +23,7 @@ import numpy as np
 from crl.base import Claim, check_is_fitted
 from crl.exceptions import NotFittedError, ValidationError
 from crl.rep4ex._base import Rep4ExBase, check_action_data
+from crl.rep4ex.cca import canonical_directions
 from crl.validation import check_array, check_float, check_int
 
 __all__ = ["Rep4ExVAE", "Rep4ExDirect", "Rep4ExLinear", "Rep4ExOracle"]
@@ -276,7 +277,7 @@ class Rep4ExLinear(_Stage2Params, Rep4ExBase):
         start, cpu_start = time.perf_counter(), time.process_time()
         with limit_threads(self.n_threads):
             Xs = self._standardize_fit(X)
-            self.components_, self.canonical_correlations_ = _canonical_directions(Xs, A, int(self.n_latents), tol)
+            self.components_, self.canonical_correlations_ = canonical_directions(Xs, A, int(self.n_latents), tol)
             if y is not None:
                 self._fit_outcome(Xs @ self.components_, A, y, seed=seed + 2, device=device, hidden=hidden)
         self.n_actions_ = A.shape[1]
@@ -288,30 +289,6 @@ class Rep4ExLinear(_Stage2Params, Rep4ExBase):
         """The canonical variates ``Xs @ components_`` (n, n_latents)."""
         check_is_fitted(self, "components_")
         return self._check_X(X) @ self.components_
-
-
-def _inverse_sqrt(S: np.ndarray, tol: float) -> np.ndarray:
-    """``K`` with ``K.T @ S @ K = I`` on the range of ``S`` (eigenvalues below ``tol * max`` dropped)."""
-    vals, vecs = np.linalg.eigh(S)
-    keep = vals > tol * max(float(vals[-1]), 0.0)
-    return vecs[:, keep] / np.sqrt(vals[keep])
-
-
-def _canonical_directions(Xs: np.ndarray, A: np.ndarray, d: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """First ``d`` canonical directions of ``Xs`` (n, p) with ``A`` (n, k): ``W`` (p, d) and the correlations (d,)."""
-    n = len(Xs)
-    Xc, Ac = Xs - Xs.mean(0), A - A.mean(0)
-    Kx = _inverse_sqrt(Xc.T @ Xc / n, tol)
-    Ka = _inverse_sqrt(Ac.T @ Ac / n, tol)
-    if Kx.shape[1] < d or Ka.shape[1] < d:
-        raise ValidationError(
-            f"n_latents: expected at most the ranks of X ({Kx.shape[1]}) and of the actions ({Ka.shape[1]}), got {d}"
-        )
-    U, s, _ = np.linalg.svd(Kx.T @ (Xc.T @ Ac / n) @ Ka, full_matrices=False)
-    W = Kx @ U[:, :d]
-    # a fixed sign per direction (SVD's is arbitrary): the largest loading is positive
-    W *= np.where(W[np.abs(W).argmax(0), np.arange(d)] < 0, -1.0, 1.0)
-    return W, np.clip(s[:d], 0.0, 1.0)
 
 
 def _row_key(row: np.ndarray) -> bytes:

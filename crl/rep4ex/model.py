@@ -9,15 +9,48 @@ from torch import nn
 
 from crl.deep import mlp
 
-__all__ = ["Autoencoder", "GaussianVAE", "AdditiveRegressor"]
+__all__ = ["Autoencoder", "GaussianVAE", "AdditiveRegressor", "LinearSkipEncoder"]
+
+
+class LinearSkipEncoder(nn.Module):
+    """``x -> x W + b + f(x)``: a linear map plus an MLP correction ``f`` whose output layer starts at zero.
+
+    Built from a linear encoder ``W`` (p, d), it starts as exactly that map,
+    so training refines a linear solution instead of searching from a random
+    network.
+    """
+
+    def __init__(self, n_features: int, n_latents: int, hidden: tuple[int, ...], activation: str = "leaky_relu",
+                 weight=None):
+        super().__init__()
+        self.linear = nn.Linear(n_features, n_latents)
+        self.correction = mlp(n_features, n_latents, hidden, activation=activation)
+        out = self.correction[-1]
+        with torch.no_grad():
+            nn.init.zeros_(out.weight)
+            nn.init.zeros_(out.bias)
+            if weight is not None:
+                self.linear.weight.copy_(torch.as_tensor(weight, dtype=self.linear.weight.dtype).T)
+                nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) + self.correction(x)
 
 
 class Autoencoder(nn.Module):
-    """Encoder ``R^p -> R^d`` and decoder ``R^d -> R^p`` (MLPs, mirrored widths)."""
+    """Encoder ``R^p -> R^d`` and decoder ``R^d -> R^p`` (MLPs, mirrored widths).
 
-    def __init__(self, n_features: int, n_latents: int, hidden: tuple[int, ...], activation: str = "leaky_relu"):
+    ``linear_skip=True`` makes the encoder a :class:`LinearSkipEncoder`
+    (started at ``encoder_weight`` when given).
+    """
+
+    def __init__(self, n_features: int, n_latents: int, hidden: tuple[int, ...], activation: str = "leaky_relu",
+                 *, linear_skip: bool = False, encoder_weight=None):
         super().__init__()
-        self.encoder = mlp(n_features, n_latents, hidden, activation=activation)
+        if linear_skip:
+            self.encoder = LinearSkipEncoder(n_features, n_latents, hidden, activation, weight=encoder_weight)
+        else:
+            self.encoder = mlp(n_features, n_latents, hidden, activation=activation)
         self.decoder = mlp(n_latents, n_features, tuple(reversed(hidden)), activation=activation)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

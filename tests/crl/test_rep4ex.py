@@ -566,6 +566,25 @@ def test_linear_baseline_on_the_rep4ex_scenario():
         Rep4ExLinear(2).transform(P.X)
 
 
+def test_cca_start_begins_at_the_linear_invariance_encoder(problem, tmp_path):
+    from crl.rep4ex.cca import canonical_directions
+    from crl.rep4ex.model import Autoencoder
+
+    X, A, _ = _linear_mixing_data(500)
+    W, rho = canonical_directions(X, A, 2)
+    net = Autoencoder(6, 2, (8, 8), linear_skip=True, encoder_weight=W)
+    x = torch.as_tensor(X, dtype=torch.float32)
+    # before any training the encoder is exactly the canonical-direction map (zero correction, zero bias)
+    np.testing.assert_allclose(net.encode(x).detach().numpy(), X @ W, rtol=1e-5, atol=1e-5)
+    P = problem
+    m = Rep4Ex(2, encoder_init="cca", random_state=0, **SMALL).fit(P.X, P.actions, P.y)
+    assert not np.array_equal(m.transform(P.X), Rep4Ex(2, random_state=0, **SMALL).fit(P.X, P.actions).transform(P.X))
+    m.save(tmp_path / "cca.pt")
+    np.testing.assert_allclose(Rep4Ex.load(tmp_path / "cca.pt").transform(P.X), m.transform(P.X), atol=1e-6)
+    with pytest.raises(UnknownNameError, match="encoder_init"):
+        Rep4Ex(2, encoder_init="pca", **SMALL).fit(P.X, P.actions)
+
+
 def test_ae_baseline_is_rep4ex_without_the_penalty(problem):
     P = problem
     a = Rep4ExAE(2, random_state=0, **SMALL).fit(P.X, P.actions, P.y)
