@@ -167,7 +167,8 @@ class Rep4Ex(Rep4ExBase):
         encoders that satisfy the penalty as well, while from this start it
         stays near the linear solution and refines it (development seeds
         1000-1004, ``moments=2``, single start: affine R² 0.95-0.98 against
-        0.69-0.90 from a random start).
+        0.47-0.90 from a random start; on the benchmark seeds 0-9 0.973 at
+        the median, benchmarks/RESULTS.md, Rep4Ex, session 8).
     random_state : None, int or numpy Generator
         Same int -> same fit on CPU.
     device : {"auto", "cpu", "cuda"} or "cuda:N"
