@@ -90,7 +90,7 @@ def canonical_correlations(S, A, B) -> np.ndarray:
     S = check_square(S, "S")
     A = _as_index(A, "A", S.shape[0])
     B = _as_index(B, "B", S.shape[0])
-    return np.array(_canonical(np.ascontiguousarray(S, dtype=float), A, B))
+    return np.array(_canonical(S, A, B))
 
 
 def _canonical(S: np.ndarray, A: tuple, B: tuple, masks: tuple | None = None) -> list:
@@ -106,18 +106,12 @@ def _canonical(S: np.ndarray, A: tuple, B: tuple, masks: tuple | None = None) ->
     one small triangular solve and one small SVD; the raw LAPACK routines
     skip numpy's per-call overhead, which dominates on blocks this small.
     The result is a list of floats for the same reason (at most ``max_k + 1``
-    entries; ``math`` gives the same IEEE results as numpy). ``masks``, when
-    the caller has them, are ``A`` and ``B`` as bit masks: the split into
-    shared and own columns is then three memoised look-ups.
+    entries; ``math`` gives the same IEEE results as numpy). The split into
+    shared and own columns is three memoised look-ups on bit masks; ``masks``
+    passes ``A`` and ``B`` as masks when the caller already has them.
     """
-    if masks is None:
-        sa, sb = set(A), set(B)
-        shared = [i for i in A if i in sb]
-        a = [i for i in A if i not in sb]
-        b = [j for j in B if j not in sa]
-    else:
-        am, bm = masks
-        shared, a, b = _bits(am & bm), _bits(am & ~bm), _bits(bm & ~am)
+    am, bm = masks if masks is not None else (sum(1 << i for i in A), sum(1 << j for j in B))
+    shared, a, b = _bits(am & bm), _bits(am & ~bm), _bits(bm & ~am)
     small, big = (a, b) if len(a) < len(b) else (b, a)
     c, nb = len(shared), len(big)
     if not small:
